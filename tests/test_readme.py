@@ -1,0 +1,26 @@
+"""The README's quick start runs exactly as written and shows what it says."""
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import torch
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_quick_start_runs_as_written():
+    text = README.read_text()
+    section = text.split("## Quick start", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len(code.strip().splitlines()) <= 12
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exec(compile(code, "README quick start", "exec"), namespace)
+    res, allc = namespace["res"], namespace["allc"]
+    assert res.raw.shape == (2, 16, 16, 16) and res.map.shape == (2, 32, 32, 32) and res.scores.shape == (2,)
+    assert allc.raw.shape == (5, 2, 16, 16, 16)
+    bias = namespace["model"][4].bias[3].detach()
+    torch.testing.assert_close(res.raw.flatten(1).sum(1), res.scores - bias, rtol=1e-4, atol=1e-4)
+    assert "torch.Size([2, 16, 16, 16])" in printed.getvalue()
