@@ -5,10 +5,20 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
+BUNDLE := cam_widgets/static/cam_viewer.js
+JS_SOURCES := $(wildcard js/src/*) js/package.json js/package-lock.json
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install build browser clean
 
-$(STAMP): pyproject.toml
+js/node_modules/.package-lock.json: js/package-lock.json
+	cd js && npm ci
+
+$(BUNDLE): js/node_modules/.package-lock.json $(JS_SOURCES)
+	cd js && npm run build
+
+build: $(BUNDLE)
+
+$(STAMP): pyproject.toml $(BUNDLE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install torch==2.13.0
@@ -17,7 +27,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "the browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+test: $(STAMP) browser
+	cd js && npm test
 	$(PY) -m pytest
 
 demo: $(STAMP)
@@ -27,4 +44,4 @@ bench: $(STAMP)
 	$(PY) bench/core.py --workload all
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info cam_widgets/static js/node_modules

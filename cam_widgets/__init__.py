@@ -8,5 +8,15 @@ from .explainer import CAMExplainer, CAMResult
 from .methods import METHODS
 from .targets import ClassScore, PixelSet
 
-__all__ = ["CAMExplainer", "CAMResult", "ClassScore", "PixelSet", "METHODS"]
+__all__ = ["CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "PixelSet", "METHODS"]
+_WIDGETS = {"CAMViewer"}
+
+
+def __getattr__(name: str):
+    """Widget classes are imported on first use, so the core runs without anywidget or plotly."""
+    if name in _WIDGETS:
+        from . import widgets
+
+        return getattr(widgets, name)
+    raise AttributeError(f"module 'cam_widgets' has no attribute {name!r}")
 __version__ = "0.1.0"

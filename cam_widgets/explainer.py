@@ -87,6 +87,11 @@ class CAMExplainer:
         self._session: _Session | None = None
 
     @property
+    def spatial_ndim(self) -> int | None:
+        """1, 2 or 3: the dimensionality of the model's first convolution (None without one)."""
+        return self._conv_ndim
+
+    @property
     def layers(self) -> list[str]:
         """The captured layers' names (empty until the default is found on the first input)."""
         return list(self._modules)
@@ -127,6 +132,11 @@ class CAMExplainer:
         activation = session.activations[name]
         gradients = self._all_class_gradients(logits, activation, name)
         return self._result(cam_method, activation.detach(), gradients, logits.detach(), name, x, "all classes")
+
+    def predict(self, x: Tensor) -> Tensor:
+        """The model's (selected) output for ``x``, from the cached forward pass when there is one."""
+        session, _ = self._prepare(x, None)
+        return session.output.detach()
 
     def clear(self) -> None:
         """Drop the cached forward pass and gradients (frees their memory)."""

@@ -1,0 +1,241 @@
+"""``CAMViewer``: explore a model's CAMs on an image or volume, live in the notebook.
+
+    viewer = CAMViewer(CAMExplainer(model, layers=["conv4", "maxpool2"]), volume)
+    viewer                      # sliders: layer, class, method, sample, slice, axis, opacity, ...
+    viewer.method = "respondcam"; viewer.result   # scriptable: every control is a trait
+
+Only layer, class, method, sample and the compare method call Python, and they reuse the
+explainer's cached forward pass; slice, axis, opacity, colormap, window and crosshair are handled
+in the browser (``docs/widget_protocol.md`` is the contract with ``js/src/cam_viewer.js``).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import torch
+import traitlets as t
+from torch import Tensor
+
+from ..explainer import CAMExplainer, CAMResult
+from ..methods import METHODS, get_method
+from ..resample import upsample
+from ..targets import ClassScore, PixelSet, from_prediction
+from .codec import encode_array
+from .colormaps import SEQUENTIAL
+from .render import compose, png_bytes
+from .static_files import css, esm
+
+MAX_DISPLAY_VOXELS = {2: 1024 * 1024, 3: 128**3}
+"""Inputs larger than this are downsampled for display (with a notice); the CAM is computed at full size."""
+
+
+class CAMViewer(anywidget.AnyWidget):
+    """A live CAM overlay for one image / volume ``(C, *spatial)`` or a batch ``(B, C, *spatial)``."""
+
+    _esm = esm("cam_viewer.js")
+    _css = css("cam_viewer.css")
+
+    # set by Python
+    image = t.Dict().tag(sync=True)
+    cam = t.Dict().tag(sync=True)
+    cam_signed = t.Bool(False).tag(sync=True)
+    compare = t.Dict().tag(sync=True)
+    compare_signed = t.Bool(False).tag(sync=True)
+    layers = t.List(t.Unicode()).tag(sync=True)
+    methods = t.List(t.Unicode()).tag(sync=True)
+    class_names = t.List(t.Unicode()).tag(sync=True)
+    class_scores = t.List(t.Float()).tag(sync=True)
+    class_probs = t.List(t.Float()).tag(sync=True)
+    n_samples = t.Int(1).tag(sync=True)
+    busy = t.Bool(False).tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    notice = t.Unicode("").tag(sync=True)
+    # controls that call Python
+    layer = t.Unicode("").tag(sync=True)
+    method = t.Unicode("gradcam").tag(sync=True)
+    target_class = t.Int(0).tag(sync=True)
+    sample = t.Int(0).tag(sync=True)
+    compare_method = t.Unicode("").tag(sync=True)
+    # display-only controls (handled in the browser, observable here)
+    slice_index = t.Int(0).tag(sync=True)
+    axis = t.Int(0).tag(sync=True)
+    crosshair = t.List(t.Int()).tag(sync=True)
+    opacity = t.Float(0.5).tag(sync=True)
+    colormap = t.Unicode("inferno").tag(sync=True)
+    relu = t.Bool(False).tag(sync=True)
+    window = t.List(t.Float()).tag(sync=True)
+
+    def __init__(
+        self,
+        explainer: CAMExplainer,
+        x: Tensor,
+        class_names: Sequence[str] | None = None,
+        layer: str | None = None,
+        method: str = "gradcam",
+        target_class: int | None = None,
+        compare_method: str = "",
+        max_display_voxels: int | None = None,
+    ):
+        if not isinstance(explainer, CAMExplainer):
+            raise TypeError(f"CAMViewer needs a CAMExplainer, got {type(explainer).__name__}")
+        self.explainer = explainer
+        self._samples = _as_samples(x, explainer.spatial_ndim)
+        first = self._samples[0]
+        spatial = tuple(first.shape[2:])
+        output = explainer.predict(first)  # also settles the default layer
+        n_classes = output.shape[1]
+        names = [str(c) for c in range(n_classes)] if class_names is None else [str(n) for n in class_names]
+        if len(names) != n_classes:
+            raise ValueError(f"got {len(names)} class names for a model with {n_classes} outputs")
+        limit = max_display_voxels or MAX_DISPLAY_VOXELS.get(len(spatial), 128**3)
+        self._display_shape = _display_shape(spatial, limit)
+        self._result: CAMResult | None = None
+        self._compare_result: CAMResult | None = None
+        predicted = int(output[0].argmax(0).flatten().mode().values) if output.ndim > 2 else int(output[0].argmax())
+        super().__init__(
+            layers=explainer.layers, methods=list(METHODS), class_names=names, n_samples=len(self._samples),
+            layer=layer or explainer.layers[0], method=get_method(method).name,
+            compare_method=get_method(compare_method).name if compare_method else "",
+            target_class=predicted if target_class is None else int(target_class),
+            slice_index=self._display_shape[0] // 2 if len(spatial) == 3 else 0,
+            crosshair=[n // 2 for n in self._display_shape],
+            notice=_notice(spatial, self._display_shape),
+        )
+        self._send_image()
+        self._recompute()
+        self.observe(self._on_sample, names="sample")
+        self.observe(lambda change: self._recompute(), names=["layer", "method", "target_class", "compare_method"])
+
+    # --- the Python API ----------------------------------------------------------------------------
+
+    @property
+    def result(self) -> CAMResult | None:
+        """The current CAMResult (for the current sample, layer, class and method)."""
+        return self._result
+
+    @property
+    def compare_result(self) -> CAMResult | None:
+        """The CAMResult of ``compare_method`` (None when off)."""
+        return self._compare_result
+
+    def save_png(self, path: str | Path, scale: int = 4) -> Path:
+        """Write what the main panel shows (slice, overlay, opacity, colormap, window) as a PNG."""
+        path = Path(path)
+        path.write_bytes(png_bytes(self._main_panel(), scale))
+        return path
+
+    def view_3d(self, level: float = 0.5, max_side: int = 64):
+        """A Plotly FigureWidget with isosurfaces (marching cubes) of the input and of the CAM's positive
+        and negative parts, as in the Respond-CAM paper's figures; it follows the viewer's changes."""
+        from .view3d import isosurface_figure
+
+        figure = isosurface_figure(self, level=level, max_side=max_side)
+        self.observe(lambda change: figure.refresh(), names=["cam", "image"])
+        return figure.widget
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None or self._result is None:
+            return bundle
+        data, metadata = bundle
+        data["image/png"] = base64.b64encode(png_bytes(self._main_panel(), 3)).decode("ascii")
+        return data, metadata
+
+    # --- computing ---------------------------------------------------------------------------------
+
+    def _on_sample(self, change) -> None:
+        if not 0 <= self.sample < len(self._samples):
+            self.error = f"sample {self.sample} out of range: the batch has {len(self._samples)} samples (0..{len(self._samples) - 1})"
+            return
+        self._send_image()
+        self._recompute()
+
+    def _target(self, output: Tensor):
+        if output.ndim == 2:
+            return ClassScore(self.target_class)
+        return PixelSet(self.target_class, from_prediction(output, self.target_class))
+
+    def _recompute(self) -> None:
+        """Explain the current (sample, layer, class, method[, compare method]) and send the maps."""
+        self.busy = True
+        try:
+            x = self._samples[self.sample]
+            output = self.explainer.predict(x)
+            target = self._target(output)
+            result = self.explainer.explain(x, target, self.method, self.layer)
+            compare = self.explainer.explain(x, target, self.compare_method, self.layer) if self.compare_method else None
+            with self.hold_sync():
+                self._result, self._compare_result = result, compare
+                self.cam, self.cam_signed = self._encode_map(result), result.signed
+                self.compare = self._encode_map(compare) if compare else {}
+                self.compare_signed = bool(compare and compare.signed)
+                if output.ndim == 2:
+                    self.class_scores = output[0].tolist()
+                    self.class_probs = torch.softmax(output[0].double(), 0).tolist()
+                self.error = ""
+        except Exception as error:  # shown in the widget, which keeps working
+            self.error = f"{type(error).__name__}: {error}"
+        finally:
+            self.busy = False
+
+    def _display(self, values: Tensor) -> Tensor:
+        return upsample(values.float(), self._display_shape)
+
+    def _send_image(self) -> None:
+        image = self._samples[self.sample][0].float().mean(0)
+        self.image = encode_array(self._display(image))
+
+    def _encode_map(self, result: CAMResult) -> dict:
+        shown = self._display(result.map[0])
+        if result.signed:
+            bound = float(shown.abs().max())
+            return encode_array(shown, -bound, bound)
+        return encode_array(shown)
+
+    def _main_panel(self) -> np.ndarray:
+        """The main panel's slice as RGB, composed as the browser does."""
+        from .codec import decode_array
+
+        image, cam = decode_array(self.image), decode_array(self.cam)
+        if image.ndim == 3:
+            index = min(max(self.slice_index, 0), image.shape[self.axis] - 1)
+            image, cam = np.take(image, index, axis=self.axis), np.take(cam, index, axis=self.axis)
+        colormap = self.colormap if self.colormap in SEQUENTIAL else "inferno"
+        window = tuple(self.window) if len(self.window) == 2 else None
+        return compose(image, cam, (self.cam["vmin"], self.cam["vmax"]), self.cam_signed, colormap,
+                       self.opacity, window, self.relu)
+
+
+def _as_samples(x: Tensor, spatial_ndim: int | None) -> list[Tensor]:
+    """One ``(1, C, *spatial)`` tensor per sample; each stays the same object, so the explainer's
+    cached forward pass is reused while the sample does not change."""
+    if not isinstance(x, Tensor):
+        x = torch.as_tensor(np.asarray(x))
+    if spatial_ndim is None:
+        raise ValueError("the model has no convolution, so the viewer cannot tell a sample from a batch")
+    if x.ndim == spatial_ndim + 1:
+        return [x[None]]
+    if x.ndim == spatial_ndim + 2:
+        return [x[b : b + 1] for b in range(len(x))]
+    raise ValueError(f"the model is {spatial_ndim}D: give one sample (C, *spatial) with {spatial_ndim + 1} dims "
+                     f"or a batch with {spatial_ndim + 2}; got shape {tuple(x.shape)}")
+
+
+def _display_shape(spatial: tuple[int, ...], limit: int) -> tuple[int, ...]:
+    voxels = math.prod(spatial)
+    if voxels <= limit:
+        return spatial
+    factor = (limit / voxels) ** (1 / len(spatial))
+    return tuple(max(1, int(n * factor)) for n in spatial)
+
+
+def _notice(spatial: tuple[int, ...], shown: tuple[int, ...]) -> str:
+    if spatial == shown:
+        return ""
+    return f"input of {'x'.join(map(str, spatial))} shown downsampled to {'x'.join(map(str, shown))}; CAMs are computed at full size"
