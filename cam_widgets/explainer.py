@@ -14,6 +14,7 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 from torch import Tensor, nn
@@ -35,19 +36,24 @@ class CAMResult:
 
     ``raw``: ``(B, *layer_spatial)`` map at layer resolution before the method's final ReLU
     (``(C, B, ...)`` from ``explain_all_classes``); ``map``: after the final ReLU (none for
-    Respond-CAM) and upsampled to the input's spatial size, not normalised; ``scores``: the
-    explained scalars ``(B,)`` (``(B, C)`` logits for all classes); ``weights``: channel weights
-    ``(..., B, K)`` where the method has them; ``layer``: the module's name.
+    Respond-CAM) and upsampled to the input's spatial size, not normalised (computed on first
+    access); ``scores``: the explained scalars ``(B,)`` (``(B, C)`` logits for all classes);
+    ``weights``: channel weights ``(..., B, K)`` where the method has them; ``layer``: the module's name.
     """
 
     raw: Tensor
-    map: Tensor
     scores: Tensor
     weights: Tensor | None
     layer: str
     method: str
     signed: bool
     target: str
+    input_size: tuple[int, ...]
+
+    @cached_property
+    def map(self) -> Tensor:
+        shown = self.raw if self.signed else torch.relu(self.raw)
+        return upsample(shown, self.input_size)
 
 
 @dataclass
@@ -167,6 +173,8 @@ class CAMExplainer:
         )
 
     def _forward(self, x: Tensor) -> _Session:
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("x contains NaN or inf values; a CAM of it would be NaN: clean the input first")
         self._session = None  # free the old graph before building a new one
         device_x = x.to(self._device()) if self._device() is not None else x
         raw_output, activations = run_and_capture(self.model, device_x, self._modules, differentiable=True)
@@ -269,20 +277,14 @@ class CAMExplainer:
         if parameter is not None and parameter.dtype != x.dtype:
             raise TypeError(f"x is {x.dtype} but the model's parameters are {parameter.dtype}; "
                             f"convert one of them (e.g. x.to({parameter.dtype}))")
-        if not bool(torch.isfinite(x).all()):
-            raise ValueError("x contains NaN or inf values; a CAM of it would be NaN: clean the input first")
         return x
 
     def _result(
         self, method: Method, activations: Tensor, gradients: Tensor, scores: Tensor, layer: str, x: Tensor, target: str
     ) -> CAMResult:
-        raw = method.raw(activations, gradients)
-        weights = method.weights(activations, gradients) if method.weights is not None else None
-        shown = torch.relu(raw) if method.final_relu else raw
-        return CAMResult(
-            raw=raw, map=upsample(shown, x.shape[2:]), scores=scores, weights=weights,
-            layer=layer, method=method.name, signed=not method.final_relu, target=target,
-        )
+        raw, weights = method.raw_and_weights(activations, gradients)
+        return CAMResult(raw=raw, scores=scores, weights=weights, layer=layer, method=method.name,
+                         signed=not method.final_relu, target=target, input_size=tuple(x.shape[2:]))
 
 
 def _as_list(layers: Iterable[LayerSpec] | LayerSpec) -> list[LayerSpec]:

@@ -33,9 +33,10 @@ def _channel_axis(activations: Tensor) -> int:
 
 
 def weighted_sum(weights: Tensor, activations: Tensor) -> Tensor:
-    """``L = sum_k w_k A_k`` for channel weights ``w`` shaped ``(..., B, K)``."""
-    spatial_ndim = activations.ndim - 2
-    return (weights[(...,) + (None,) * spatial_ndim] * activations).sum(_channel_axis(activations))
+    """``L = sum_k w_k A_k`` for channel weights ``w`` shaped ``(..., B, K)`` (one contraction, no
+    ``(..., B, K, *S)`` intermediate)."""
+    flat = activations.flatten(2)
+    return torch.einsum("...bk,bkn->...bn", weights, flat).unflatten(-1, activations.shape[2:])
 
 
 # --- channel weights --------------------------------------------------------------------------
@@ -126,6 +127,13 @@ class Method:
     weights: Callable[[Tensor, Tensor], Tensor] | None
     final_relu: bool
     paper: str
+
+    def raw_and_weights(self, activations: Tensor, gradients: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The raw map and, for weighted methods, the channel weights it was made of (computed once)."""
+        if self.weights is None:
+            return self.raw(activations, gradients), None
+        weights = self.weights(activations, gradients)
+        return weighted_sum(weights, activations), weights
 
 
 METHODS: dict[str, Method] = {

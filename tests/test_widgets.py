@@ -1,5 +1,9 @@
 """The widgets' Python side: state, binary payloads (sizes, dtypes, value ranges), recomputation."""
 
+import json
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -39,15 +43,51 @@ def test_colormap_tables():
 
 
 def test_compose_blends_as_documented():
-    base = np.array([[0.0, 1.0]])
-    overlay = np.array([[0.0, 1.0]])
-    rgb = compose(base, overlay, (0.0, 1.0), signed=False, colormap="grey", opacity=0.5)
-    # pixel 0: grey 0, overlay grey 0 -> 0; pixel 1: grey 255, overlay 255 -> 255
-    assert rgb.tolist() == [[[0, 0, 0], [255, 255, 255]]]
-    half = compose(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]), (0.0, 1.0), False, "grey", 0.25, window=(0.0, 1.0))
-    assert half[0, 0].tolist() == [191, 191, 191] and half[0, 1].tolist() == [0, 0, 0]
-    signed = compose(np.zeros((1, 2)), np.array([[-1.0, 1.0]]), (-1.0, 1.0), True, opacity=1.0, relu=True)
+    base, overlay = np.array([[0.0, 1.0, 1.0]]), np.array([[0.0, 1.0, 0.5]])
+    rgb = compose(base, overlay, (0.0, 1.0), (0.0, 1.0), signed=False, colormap="grey", opacity=0.25)
+    # 0 overlay is transparent: pure base; full overlay: 255*0.75 + 255*0.25; half: 255*0.75 + 128*0.25
+    assert rgb[0, :, 0].tolist() == [0, 255, 223]
+    signed = compose(np.zeros((1, 3)), np.array([[-1.0, 1.0, 0.25]]), (0.0, 1.0), (-1.0, 1.0), True, opacity=1.0, relu=True)
+    # relu hides -1; +1 gets full opacity; 0.25 fades to alpha 2 * 0.25 = 0.5 over black
     assert signed[0, 0].tolist() == [0, 0, 0] and signed[0, 1].tolist() == lut("RdBu")[255].tolist()
+    assert signed[0, 2].tolist() == np.round(lut("RdBu")[159] * 0.5).astype(int).tolist()
+
+
+NODE_COMPOSE = """
+import { composeRGBA } from "./src/compose.js";
+const input = JSON.parse(process.argv[2]);
+const wrap = (a) => ({ data: Uint8Array.from(a.q), dtype: "uint8", vmin: a.vmin, vmax: a.vmax });
+const out = composeRGBA(wrap(input.base), wrap(input.overlay), { ...input.options, fade: input.options.signed });
+console.log(JSON.stringify(Array.from(out)));
+"""
+
+
+@pytest.mark.parametrize("signed, relu, window, colormap", [
+    (False, False, None, "inferno"), (False, False, (0.2, 0.7), "viridis"), (True, False, None, "inferno"),
+    (True, True, (-1.0, 3.0), "jet"),
+])
+def test_python_png_matches_the_browser_pixel_for_pixel(signed, relu, window, colormap, tmp_path):
+    """render.compose (PNG export) and js/src/compose.js (the canvas) draw identical pixels."""
+    rng = np.random.default_rng(0)
+    base_q, overlay_q = rng.integers(0, 256, 400), rng.integers(0, 256, 400)
+    overlay_q[:20] = 128 if signed else 0  # exact zeros: transparent in both
+    base_range, overlay_range = (-0.5, 2.0), ((-1.7, 1.7) if signed else (0.0, 3.2))
+    decode = lambda q, r: r[0] + (r[1] - r[0]) / 255 * q.astype(np.float64)
+    ours = compose(decode(base_q, base_range)[None], decode(overlay_q, overlay_range)[None], base_range, overlay_range,
+                   signed, colormap, 0.6, window, relu)[0]
+    payload = {"base": {"q": base_q.tolist(), "vmin": base_range[0], "vmax": base_range[1]},
+               "overlay": {"q": overlay_q.tolist(), "vmin": overlay_range[0], "vmax": overlay_range[1]},
+               "options": {"signed": signed, "relu": relu, "window": list(window) if window else [],
+                           "colormap": colormap, "opacity": 0.6}}
+    script = Path(__file__).parent.parent / "js" / f".parity_{tmp_path.name}.mjs"
+    script.write_text(NODE_COMPOSE)
+    try:
+        out = subprocess.run(["node", str(script), json.dumps(payload)], capture_output=True, text=True, check=True,
+                             cwd=script.parent.parent).stdout
+    finally:
+        script.unlink()
+    browser = np.array(json.loads(out)).reshape(-1, 4)
+    assert np.array_equal(browser[:, :3], ours) and (browser[:, 3] == 255).all()
 
 
 @pytest.mark.parametrize("ndim", [2, 3])
@@ -100,9 +140,10 @@ def test_one_forward_per_sample_and_compare_mode():
 
 def test_errors_are_shown_and_the_viewer_keeps_working():
     viewer = CAMViewer(CAMExplainer(float_model(2), layers=["7"]), torch.randn(1, 8, 8))
+    shown = viewer.target_class
     viewer.target_class = 7
     assert viewer.error.startswith("IndexError: class index 7 out of range") and not viewer.busy
-    viewer.target_class = 1
+    viewer.target_class = shown  # back to what was shown before the error
     assert viewer.error == "" and viewer.result.scores.shape == (1,)
     viewer.sample = 4
     assert "sample 4 out of range" in viewer.error
@@ -136,9 +177,9 @@ def test_png_export_and_static_fallback(tmp_path):
     viewer.opacity, viewer.axis, viewer.slice_index = 0.0, 2, 5  # opacity 0: the PNG is the grey input slice
     path = viewer.save_png(tmp_path / "view.png", scale=1)
     pixels = np.asarray(Image.open(path))[..., :3]
-    image = decode_array(viewer.image)[:, :, 5]
-    expected = np.clip((image - image.min()) / (image.max() - image.min()), 0, 1) * 255
-    assert pixels.shape == (8, 8, 3) and np.abs(pixels[..., 0] - expected).max() <= 1
+    low, high = viewer.image["vmin"], viewer.image["vmax"]
+    expected = np.round((decode_array(viewer.image)[:, :, 5] - low) / (high - low) * 255)
+    assert pixels.shape == (8, 8, 3) and np.array_equal(pixels[..., 0], expected)
     data, _ = viewer._repr_mimebundle_()
     assert "image/png" in data and "application/vnd.jupyter.widget-view+json" in data
 

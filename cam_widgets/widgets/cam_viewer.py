@@ -97,6 +97,8 @@ class CAMViewer(anywidget.AnyWidget):
         self._display_shape = _display_shape(spatial, limit)
         self._result: CAMResult | None = None
         self._compare_result: CAMResult | None = None
+        self._computed: tuple | None = None  # the (sample, layer, class, method, compare) last sent
+        self._image_sample: int | None = None
         predicted = int(output[0].argmax(0).flatten().mode().values) if output.ndim > 2 else int(output[0].argmax())
         super().__init__(
             layers=explainer.layers, methods=list(METHODS), class_names=names, n_samples=len(self._samples),
@@ -107,10 +109,8 @@ class CAMViewer(anywidget.AnyWidget):
             crosshair=[n // 2 for n in self._display_shape],
             notice=_notice(spatial, self._display_shape),
         )
-        self._send_image()
         self._recompute()
-        self.observe(self._on_sample, names="sample")
-        self.observe(lambda change: self._recompute(), names=["layer", "method", "target_class", "compare_method"])
+        self.observe(lambda change: self._recompute(), names=["sample", "layer", "method", "target_class", "compare_method"])
 
     # --- the Python API ----------------------------------------------------------------------------
 
@@ -149,20 +149,22 @@ class CAMViewer(anywidget.AnyWidget):
 
     # --- computing ---------------------------------------------------------------------------------
 
-    def _on_sample(self, change) -> None:
-        if not 0 <= self.sample < len(self._samples):
-            self.error = f"sample {self.sample} out of range: the batch has {len(self._samples)} samples (0..{len(self._samples) - 1})"
-            return
-        self._send_image()
-        self._recompute()
-
     def _target(self, output: Tensor):
         if output.ndim == 2:
             return ClassScore(self.target_class)
         return PixelSet(self.target_class, from_prediction(output, self.target_class))
 
     def _recompute(self) -> None:
-        """Explain the current (sample, layer, class, method[, compare method]) and send the maps."""
+        """Explain the current (sample, layer, class, method[, compare method]) and send the maps, the
+        image too when the sample changed, in one message. Several controls changed at once (the
+        browser sends held changes together) compute once."""
+        key = (self.sample, self.layer, self.target_class, self.method, self.compare_method)
+        if key == self._computed:
+            return
+        if not 0 <= self.sample < len(self._samples):
+            self._computed = None
+            self.error = f"sample {self.sample} out of range: the batch has {len(self._samples)} samples (0..{len(self._samples) - 1})"
+            return
         self.busy = True
         try:
             x = self._samples[self.sample]
@@ -171,7 +173,9 @@ class CAMViewer(anywidget.AnyWidget):
             result = self.explainer.explain(x, target, self.method, self.layer)
             compare = self.explainer.explain(x, target, self.compare_method, self.layer) if self.compare_method else None
             with self.hold_sync():
-                self._result, self._compare_result = result, compare
+                if self._image_sample != self.sample:
+                    self.image, self._image_sample = self._encode_image(), self.sample
+                self._result, self._compare_result, self._computed = result, compare, key
                 self.cam, self.cam_signed = self._encode_map(result), result.signed
                 self.compare = self._encode_map(compare) if compare else {}
                 self.compare_signed = bool(compare and compare.signed)
@@ -180,16 +184,15 @@ class CAMViewer(anywidget.AnyWidget):
                     self.class_probs = torch.softmax(output[0].double(), 0).tolist()
                 self.error = ""
         except Exception as error:  # shown in the widget, which keeps working
-            self.error = f"{type(error).__name__}: {error}"
+            self.error, self._computed = f"{type(error).__name__}: {error}", None
         finally:
             self.busy = False
 
     def _display(self, values: Tensor) -> Tensor:
         return upsample(values.float(), self._display_shape)
 
-    def _send_image(self) -> None:
-        image = self._samples[self.sample][0].float().mean(0)
-        self.image = encode_array(self._display(image))
+    def _encode_image(self) -> dict:
+        return encode_array(self._display(self._samples[self.sample][0].float().mean(0)))
 
     def _encode_map(self, result: CAMResult) -> dict:
         shown = self._display(result.map[0])
@@ -208,8 +211,8 @@ class CAMViewer(anywidget.AnyWidget):
             image, cam = np.take(image, index, axis=self.axis), np.take(cam, index, axis=self.axis)
         colormap = self.colormap if self.colormap in SEQUENTIAL else "inferno"
         window = tuple(self.window) if len(self.window) == 2 else None
-        return compose(image, cam, (self.cam["vmin"], self.cam["vmax"]), self.cam_signed, colormap,
-                       self.opacity, window, self.relu)
+        return compose(image, cam, (self.image["vmin"], self.image["vmax"]), (self.cam["vmin"], self.cam["vmax"]),
+                       self.cam_signed, colormap, self.opacity, window, self.relu)
 
 
 def _as_samples(x: Tensor, spatial_ndim: int | None) -> list[Tensor]:

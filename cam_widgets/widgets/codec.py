@@ -29,9 +29,9 @@ def encode_array(values: torch.Tensor | np.ndarray, vmin: float | None = None, v
 
 
 def decode_array(encoded: dict) -> np.ndarray:
-    """The real values of an encoded array (float32), as the browser sees them."""
+    """The real values of an encoded array (float64, as JavaScript computes them)."""
     shape = tuple(encoded["shape"])
     if encoded["dtype"] == "float32":
-        return np.frombuffer(encoded["buffer"], dtype=np.float32).reshape(shape)
-    q = np.frombuffer(encoded["buffer"], dtype=np.uint8).reshape(shape).astype(np.float32)
-    return encoded["vmin"] + q / 255 * (encoded["vmax"] - encoded["vmin"])
+        return np.frombuffer(encoded["buffer"], dtype=np.float32).reshape(shape).astype(np.float64)
+    q = np.frombuffer(encoded["buffer"], dtype=np.uint8).reshape(shape).astype(np.float64)
+    return encoded["vmin"] + (encoded["vmax"] - encoded["vmin"]) / 255 * q

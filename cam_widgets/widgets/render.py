@@ -1,5 +1,13 @@
 """Static rendering of what a viewer shows, for ``save_png`` and the PNG fallback in a notebook's
-saved output: the same composition as the browser's (``js/src/compose.js``)."""
+saved output: the same composition, pixel for pixel, as the browser's (``js/src/compose.js``).
+
+    out = round(grey * (1 - a) + colour * a)      (rounding half to even, as numpy and the browser)
+
+``grey`` is the base value windowed to ``[low, high]`` (unrounded, 0..255); the overlay is hidden
+(``a = 0``) where it is 0 (within half a uint8 step), where ``relu`` hides a negative value, or when
+the opacity is 0; elsewhere ``a = opacity``, or for signed maps ``opacity * min(1, 2|v| / max|v|)``
+so that values near 0 fade into the image instead of veiling it in the diverging map's white.
+"""
 
 from __future__ import annotations
 
@@ -11,29 +19,34 @@ from PIL import Image
 from .colormaps import DIVERGING, lut
 
 
-def compose(base: np.ndarray, overlay: np.ndarray, overlay_range: tuple[float, float], signed: bool,
-            colormap: str = "inferno", opacity: float = 0.5, window: tuple[float, float] | None = None,
-            relu: bool = False) -> np.ndarray:
-    """``(H, W, 3)`` uint8: the base slice in grey (clipped to ``window``) with the overlay blended on
-    top, ``rgb = (1 - a) grey + a colormap(overlay)``, ``a = opacity`` (0 where ``relu`` hides a
-    negative value). Signed overlays use the diverging map with 0 at its centre."""
-    low, high = window if window else (float(base.min()), float(base.max()))
-    grey = np.clip((base - low) / (high - low), 0, 1) if high > low else np.zeros_like(base)
-    grey_rgb = np.repeat((grey * 255)[..., None], 3, axis=2)
+def _grey(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    if not high > low:
+        return np.where(values >= low, 255.0, 0.0)
+    return np.clip((values - low) / (high - low), 0, 1) * 255
+
+
+def _colour_index(values: np.ndarray, cmin: float, cmax: float) -> np.ndarray:
+    if not cmax > cmin:
+        return np.where(values > cmin, 255, 0)
+    return np.round(np.clip((values - cmin) / (cmax - cmin), 0, 1) * 255).astype(int)
+
+
+def compose(base: np.ndarray, overlay: np.ndarray, base_range: tuple[float, float],
+            overlay_range: tuple[float, float], signed: bool, colormap: str = "inferno", opacity: float = 0.5,
+            window: tuple[float, float] | None = None, relu: bool = False) -> np.ndarray:
+    """``(H, W, 3)`` uint8: the base slice in grey with the overlay blended on top (see the module doc).
+    ``base_range`` / ``overlay_range`` are the arrays' encoded ``(vmin, vmax)``."""
+    low, high = window if window and window[1] >= window[0] else base_range
+    grey = _grey(base, low, high)
     vmin, vmax = overlay_range
-    if signed:
-        scale = max(abs(vmin), abs(vmax)) or 1.0
-        position = np.clip(overlay / scale * 0.5 + 0.5, 0, 1)
-        colours = lut(DIVERGING)[(position * 255).round().astype(int)]
-    else:
-        span = (vmax - vmin) or 1.0
-        position = np.clip((overlay - vmin) / span, 0, 1)
-        colours = lut(colormap)[(position * 255).round().astype(int)]
-    alpha = np.full(overlay.shape, float(opacity))
-    if relu:
-        alpha[overlay < 0] = 0.0
-    blended = (1 - alpha[..., None]) * grey_rgb + alpha[..., None] * colours
-    return blended.round().clip(0, 255).astype(np.uint8)
+    bound = max(abs(vmin), abs(vmax))
+    cmin, cmax = (-bound, bound) if signed else (vmin, vmax)
+    colours = lut(DIVERGING if signed else colormap)[_colour_index(overlay, cmin, cmax)].astype(np.float64)
+    hidden = (abs(overlay) <= abs(vmax - vmin) / 510 * (1 + 1e-9)) | (relu & (overlay < 0)) | (opacity == 0)
+    alpha = opacity * np.minimum(1.0, 2 * np.abs(overlay) / bound) if signed and bound > 0 else np.full(overlay.shape, opacity)
+    alpha = np.where(hidden, 0.0, alpha)[..., None]
+    blended = grey[..., None] * (1 - alpha) + colours * alpha
+    return np.round(blended).clip(0, 255).astype(np.uint8)
 
 
 def png_bytes(rgb: np.ndarray, scale: int = 1) -> bytes:
