@@ -3,9 +3,11 @@
 - :mod:`.subtomograms`: cellular electron cryo-tomography-like 3D volumes of several structural
   classes, with the missing wedge and noise at a chosen SNR (as in the Respond-CAM paper).
 - :mod:`.scenes`: 2D (or 3D) scenes of textured objects with per-pixel labels, for segmentation.
+- :mod:`.faces`: scikit-image's bundled ``lfw_subset`` photographs, faces vs non-faces.
 - :mod:`.loaders`: ``load_volume`` for arrays and ``.npy``, ``.npz``, MRC and NIfTI files.
 """
 
+from .faces import FACE_CLASSES, lfw_faces
 from .loaders import SUPPORTED_EXTENSIONS, load_volume
 from .scenes import SCENE_CLASSES, SCENE_CLASSES_3D, SceneDataset, make_scenes
 from .subtomograms import (
@@ -16,6 +18,8 @@ from .subtomograms import (
 )
 
 __all__ = [
+    "FACE_CLASSES",
+    "lfw_faces",
     "SCENE_CLASSES",
     "SCENE_CLASSES_3D",
     "SUBTOMOGRAM_CLASSES",

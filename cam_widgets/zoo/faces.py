@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-FACE_CLASSES = ("non-face", "face")
+from ..datasets.faces import FACE_CLASSES
 
 
 def face_classifier(width: int = 8) -> nn.Sequential:

@@ -15,11 +15,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..datasets import make_scenes, make_subtomograms
+from ..datasets import lfw_faces, make_scenes, make_subtomograms
 from .demos import DEMOS, SCENE_SIZE, SUBTOMOGRAM_SIZE, WEIGHTS_DIR, DemoSpec, save_demo_weights
 
 TRAIN_SEED, TEST_SEED = 1, 2
@@ -37,23 +36,10 @@ def demo_data(spec: DemoSpec, split: str, n: int | None = None) -> tuple[Tensor,
     elif spec.task == "scenes":
         x, y = make_scenes(n, size=SCENE_SIZE, seed=seed)
     elif spec.task == "faces":
-        x, y = lfw_split(split)
+        x, y = lfw_faces(split)
     else:
         raise ValueError(f"unknown task {spec.task!r}")
     return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
-
-
-def lfw_split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-image's ``lfw_subset`` (100 faces then 100 non-faces, 25x25), a fixed 150 / 50 split,
-    z-scored per image; label 1 = face."""
-    from skimage.data import lfw_subset
-
-    images = lfw_subset().astype(np.float32)
-    labels = np.r_[np.ones(100), np.zeros(100)].astype(np.int64)
-    images = (images - images.mean((1, 2), keepdims=True)) / images.std((1, 2), keepdims=True)
-    order = np.random.default_rng(0).permutation(len(images))
-    chosen = order[:150] if split == "train" else order[150:]
-    return images[chosen, None], labels[chosen]
 
 
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch: int = 64) -> float:
