@@ -1,9 +1,9 @@
 """Benchmark models, defined here so the bench needs nothing but torch (no torchvision).
 
-* ``CNN1``: the Respond-CAM paper's CNN-1 for 3D subtomograms (Zhao et al. 2018): two conv blocks
-  (Conv3d 32, 32 / 64, 64, each followed by a ReLU, 'same' padding) with a max-pool after each
-  block, two hidden dense layers of 512 and a linear head.  The explained layer is the second
-  max-pool's output (``maxpool2``), the layer the authors' evaluation code uses.
+* CNN-1: the Respond-CAM paper's 3D classifier at the paper's size (``cam_widgets.zoo.cnn1``:
+  Conv3d 32, 32 / 64, 64 with ReLUs and a max-pool after each block, dense 512, 512, linear head),
+  He-initialised. The explained layer is the second max-pool's output (``maxpool2``), the layer the
+  authors' evaluation code uses.
 * ``ResNetLike``: a ResNet-18-shaped 2D net (stem conv7/2 + max-pool, four stages of two
   BasicBlocks with 64/128/256/512 channels, global average pool, linear head), written like
   torchvision's (BatchNorm, shared in-place ReLU per block).  The explained layer is the last
@@ -19,46 +19,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cam_widgets.zoo import cnn1
 
-class CNN1(nn.Module):
-    """Respond-CAM's CNN-1: input ``(B, 1, S, S, S)`` with ``S`` divisible by 4."""
 
-    def __init__(self, size: int = 40, n_classes: int = 23, in_channels: int = 1, hidden: int = 512):
-        super().__init__()
-        if size % 4:
-            raise ValueError(f"CNN-1 needs an input size divisible by 4 (two 2x max-pools), got {size}")
-        self.conv1 = nn.Conv3d(in_channels, 32, 3, padding="same")
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv3d(32, 32, 3, padding="same")
-        self.relu2 = nn.ReLU()
-        self.maxpool1 = nn.MaxPool3d(2)
-        self.conv3 = nn.Conv3d(32, 64, 3, padding="same")
-        self.relu3 = nn.ReLU()
-        self.conv4 = nn.Conv3d(64, 64, 3, padding="same")
-        self.relu4 = nn.ReLU()
-        self.maxpool2 = nn.MaxPool3d(2)
-        self.flatten = nn.Flatten()
-        self.fc1 = nn.Linear(64 * (size // 4) ** 3, hidden)
-        self.relu5 = nn.ReLU()
-        self.fc2 = nn.Linear(hidden, hidden)
-        self.relu6 = nn.ReLU()
-        self.fc3 = nn.Linear(hidden, n_classes)
-
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """He-normal weights, small biases: activations keep their scale through the net (PyTorch's
-        default init shrinks them layer by layer, towards float32 denormals that slow CPUs down)."""
-        for module in self.modules():
-            if isinstance(module, (nn.Conv3d, nn.Linear)):
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.uniform_(module.bias, -0.01, 0.01)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool1(self.relu2(self.conv2(self.relu1(self.conv1(x)))))
-        x = self.maxpool2(self.relu4(self.conv4(self.relu3(self.conv3(x)))))
-        x = self.relu6(self.fc2(self.relu5(self.fc1(self.flatten(x)))))
-        return self.fc3(x)
+def he_init(model: nn.Module) -> nn.Module:
+    """He-normal weights, small biases: activations keep their scale through the net (PyTorch's
+    default init shrinks them layer by layer, towards float32 denormals that slow CPUs down)."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv3d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.uniform_(module.bias, -0.01, 0.01)
+    return model
 
 
 class BasicBlock(nn.Module):
@@ -149,7 +120,7 @@ def make_workload(name: str, size: int, batch: int, device: torch.device, seed: 
     generator = torch.Generator().manual_seed(seed + 1)
     if name == "cnn1":
         n_classes = 23
-        model = CNN1(size=size, n_classes=n_classes)
+        model = he_init(cnn1(size, n_classes))
         x = torch.rand(batch, 1, size, size, size, generator=generator)
         title = f"CNN-1 (Respond-CAM), 3D input {size}^3, {n_classes} classes, layer maxpool2"
         layer = "maxpool2"

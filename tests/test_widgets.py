@@ -53,6 +53,14 @@ def test_compose_blends_as_documented():
     assert signed[0, 2].tolist() == np.round(lut("RdBu")[159] * 0.5).astype(int).tolist()
 
 
+def test_float32_overlays_hide_only_exact_zeros():
+    base, overlay = np.ones((1, 2)), np.array([[0.0, 0.001]])  # a white base under a near-black overlay
+    uint8 = compose(base, overlay, (0.0, 1.0), (0.0, 1.0), False, "grey", 1.0)
+    exact = compose(base, overlay, (0.0, 1.0), (0.0, 1.0), False, "grey", 1.0, overlay_dtype="float32")
+    assert uint8[0].tolist() == [[255, 255, 255]] * 2  # 0.001 is within half a uint8 step of 0: hidden
+    assert exact[0].tolist() == [[255, 255, 255], [0, 0, 0]]  # float32: only the exact 0 is hidden
+
+
 NODE_COMPOSE = """
 import { composeRGBA } from "./src/compose.js";
 const input = JSON.parse(process.argv[2]);

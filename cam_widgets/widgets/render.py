@@ -33,16 +33,18 @@ def _colour_index(values: np.ndarray, cmin: float, cmax: float) -> np.ndarray:
 
 def compose(base: np.ndarray, overlay: np.ndarray, base_range: tuple[float, float],
             overlay_range: tuple[float, float], signed: bool, colormap: str = "inferno", opacity: float = 0.5,
-            window: tuple[float, float] | None = None, relu: bool = False) -> np.ndarray:
+            window: tuple[float, float] | None = None, relu: bool = False, overlay_dtype: str = "uint8") -> np.ndarray:
     """``(H, W, 3)`` uint8: the base slice in grey with the overlay blended on top (see the module doc).
-    ``base_range`` / ``overlay_range`` are the arrays' encoded ``(vmin, vmax)``."""
+    ``base_range`` / ``overlay_range`` are the arrays' encoded ``(vmin, vmax)``; a ``float32`` overlay
+    is hidden only where it is exactly 0, a ``uint8`` one within half a quantisation step of 0."""
     low, high = window if window and window[1] >= window[0] else base_range
     grey = _grey(base, low, high)
     vmin, vmax = overlay_range
     bound = max(abs(vmin), abs(vmax))
     cmin, cmax = (-bound, bound) if signed else (vmin, vmax)
     colours = lut(DIVERGING if signed else colormap)[_colour_index(overlay, cmin, cmax)].astype(np.float64)
-    hidden = (abs(overlay) <= abs(vmax - vmin) / 510 * (1 + 1e-9)) | (relu & (overlay < 0)) | (opacity == 0)
+    tolerance = abs(vmax - vmin) / 510 * (1 + 1e-9) if overlay_dtype == "uint8" else 0.0
+    hidden = (abs(overlay) <= tolerance) | (relu & (overlay < 0)) | (opacity == 0)
     alpha = opacity * np.minimum(1.0, 2 * np.abs(overlay) / bound) if signed and bound > 0 else np.full(overlay.shape, opacity)
     alpha = np.where(hidden, 0.0, alpha)[..., None]
     blended = grey[..., None] * (1 - alpha) + colours * alpha
