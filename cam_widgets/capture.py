@@ -8,7 +8,7 @@ touched.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -135,8 +135,3 @@ def find_deepest_spatial_layer(model: nn.Module, x: Tensor) -> str:
             "pass layers=[...] explicitly"
         )
     return min(candidates)[2]
-
-
-def layer_names(model: nn.Module) -> Sequence[str]:
-    """All names a layer can be given by."""
-    return [name for name, _ in model.named_modules() if name]

@@ -155,14 +155,16 @@ class CAMExplainer:
         x = self._check_input(x)
         if not self._modules:
             self._modules = resolve_layers(self.model, [find_deepest_spatial_layer(self.model, x)])
+        modules = dict(self._modules)
         if layer is None:
-            name = next(iter(self._modules))
+            name = next(iter(modules))
         else:
             (name, module), = resolve_layers(self.model, [layer]).items()
-            self._modules.setdefault(name, module)
+            modules.setdefault(name, module)  # captured on demand, kept only if the forward succeeds
         session = self._session
         if session is None or not self._session_matches(session, x) or name not in session.activations:
-            session = self._session = self._forward(x)
+            session = self._forward(x, modules)
+            self._session, self._modules = session, modules
         return session, name
 
     def _session_matches(self, session: _Session, x: Tensor) -> bool:
@@ -172,12 +174,12 @@ class CAMExplainer:
             and session.weights_key == self._weights_key()
         )
 
-    def _forward(self, x: Tensor) -> _Session:
+    def _forward(self, x: Tensor, modules: dict[str, nn.Module]) -> _Session:
         if not bool(torch.isfinite(x).all()):
             raise ValueError("x contains NaN or inf values; a CAM of it would be NaN: clean the input first")
         self._session = None  # free the old graph before building a new one
         device_x = x.to(self._device()) if self._device() is not None else x
-        raw_output, activations = run_and_capture(self.model, device_x, self._modules, differentiable=True)
+        raw_output, activations = run_and_capture(self.model, device_x, modules, differentiable=True)
         output = self._select_output(raw_output)
         return _Session(x, x._version, self._weights_key(), output, activations)
 

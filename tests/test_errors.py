@@ -152,6 +152,10 @@ def test_layer_with_tuple_output_unused_layer_and_shared_module():
     with pytest.raises(RuntimeError, match="layer 'relu' \\(ReLU\\) is called more than once"):
         CAMExplainer(model, layers=["relu"]).explain(x, 0)
     assert_clean(model)
+    explainer = CAMExplainer(model, layers=["conv"])  # a failed on-demand layer is not kept
+    with pytest.raises(TypeError, match="returns tuple"):
+        explainer.explain(x, 0, layer="pair")
+    assert explainer.layers == ["conv"] and explainer.explain(x, 0).raw.shape == (2, 6, 6)
 
 
 class WithSpare(nn.Module):

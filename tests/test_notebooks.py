@@ -1,6 +1,5 @@
 """Every notebook under notebooks/ executes top to bottom (CI=true selects their short configuration)."""
 
-import os
 from pathlib import Path
 
 import nbformat
