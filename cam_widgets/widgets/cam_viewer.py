@@ -11,12 +11,9 @@ in the browser (``docs/widget_protocol.md`` is the contract with ``js/src/cam_vi
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
-import anywidget
 import numpy as np
 import torch
 import traitlets as t
@@ -26,16 +23,15 @@ from ..explainer import CAMExplainer, CAMResult
 from ..methods import METHODS, get_method
 from ..resample import upsample
 from ..targets import ClassScore, PixelSet, from_prediction
+from .base import ExplainerWidget, encode_map
 from .codec import encode_array
-from .colormaps import SEQUENTIAL
-from .render import compose, png_bytes
 from .static_files import css, esm
 
 MAX_DISPLAY_VOXELS = {2: 1024 * 1024, 3: 128**3}
 """Inputs larger than this are downsampled for display (with a notice); the CAM is computed at full size."""
 
 
-class CAMViewer(anywidget.AnyWidget):
+class CAMViewer(ExplainerWidget):
     """A live CAM overlay for one image / volume ``(C, *spatial)`` or a batch ``(B, C, *spatial)``."""
 
     _esm = esm("cam_viewer.js")
@@ -53,9 +49,6 @@ class CAMViewer(anywidget.AnyWidget):
     class_scores = t.List(t.Float()).tag(sync=True)
     class_probs = t.List(t.Float()).tag(sync=True)
     n_samples = t.Int(1).tag(sync=True)
-    busy = t.Bool(False).tag(sync=True)
-    error = t.Unicode("").tag(sync=True)
-    notice = t.Unicode("").tag(sync=True)
     # controls that call Python
     layer = t.Unicode("").tag(sync=True)
     method = t.Unicode("gradcam").tag(sync=True)
@@ -97,7 +90,6 @@ class CAMViewer(anywidget.AnyWidget):
         self._display_shape = _display_shape(spatial, limit)
         self._result: CAMResult | None = None
         self._compare_result: CAMResult | None = None
-        self._computed: tuple | None = None  # the (sample, layer, class, method, compare) last sent
         self._image_sample: int | None = None
         predicted = int(output[0].argmax(0).flatten().mode().values) if output.ndim > 2 else int(output[0].argmax())
         super().__init__(
@@ -124,12 +116,6 @@ class CAMViewer(anywidget.AnyWidget):
         """The CAMResult of ``compare_method`` (None when off)."""
         return self._compare_result
 
-    def save_png(self, path: str | Path, scale: int = 4) -> Path:
-        """Write what the main panel shows (slice, overlay, opacity, colormap, window) as a PNG."""
-        path = Path(path)
-        path.write_bytes(png_bytes(self._main_panel(), scale))
-        return path
-
     def view_3d(self, level: float = 0.5, max_side: int = 64):
         """A Plotly FigureWidget with isosurfaces (marching cubes) of the input and of the CAM's positive
         and negative parts, as in the Respond-CAM paper's figures; it follows the viewer's changes."""
@@ -138,14 +124,6 @@ class CAMViewer(anywidget.AnyWidget):
         figure = isosurface_figure(self, level=level, max_side=max_side)
         self.observe(lambda change: figure.refresh(), names=["cam", "image"])
         return figure.widget
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is None or self._result is None:
-            return bundle
-        data, metadata = bundle
-        data["image/png"] = base64.b64encode(png_bytes(self._main_panel(), 3)).decode("ascii")
-        return data, metadata
 
     # --- computing ---------------------------------------------------------------------------------
 
@@ -156,37 +134,28 @@ class CAMViewer(anywidget.AnyWidget):
 
     def _recompute(self) -> None:
         """Explain the current (sample, layer, class, method[, compare method]) and send the maps, the
-        image too when the sample changed, in one message. Several controls changed at once (the
-        browser sends held changes together) compute once."""
-        key = (self.sample, self.layer, self.target_class, self.method, self.compare_method)
-        if key == self._computed:
-            return
+        image too when the sample changed, in one message."""
         if not 0 <= self.sample < len(self._samples):
-            self._computed = None
-            self.error = f"sample {self.sample} out of range: the batch has {len(self._samples)} samples (0..{len(self._samples) - 1})"
-            return
-        self.busy = True
-        try:
-            x = self._samples[self.sample]
-            output = self.explainer.predict(x)
-            target = self._target(output)
-            result = self.explainer.explain(x, target, self.method, self.layer)
-            compare = self.explainer.explain(x, target, self.compare_method, self.layer) if self.compare_method else None
-            with self.hold_sync():
-                if self._image_sample != self.sample:
-                    self.image, self._image_sample = self._encode_image(), self.sample
-                self._result, self._compare_result, self._computed = result, compare, key
-                self.cam, self.cam_signed = self._encode_map(result), result.signed
-                self.compare = self._encode_map(compare) if compare else {}
-                self.compare_signed = bool(compare and compare.signed)
-                if output.ndim == 2:
-                    self.class_scores = output[0].tolist()
-                    self.class_probs = torch.softmax(output[0].double(), 0).tolist()
-                self.error = ""
-        except Exception as error:  # shown in the widget, which keeps working
-            self.error, self._computed = f"{type(error).__name__}: {error}", None
-        finally:
-            self.busy = False
+            n = len(self._samples)
+            return self._fail(f"sample {self.sample} out of range: the batch has {n} samples (0..{n - 1})")
+        key = (self.sample, self.layer, self.target_class, self.method, self.compare_method)
+        self._compute_once(key, self._explain_and_send)
+
+    def _explain_and_send(self) -> None:
+        x = self._samples[self.sample]
+        output = self.explainer.predict(x)
+        target = self._target(output)
+        result = self.explainer.explain(x, target, self.method, self.layer)
+        compare = self.explainer.explain(x, target, self.compare_method, self.layer) if self.compare_method else None
+        if self._image_sample != self.sample:
+            self.image, self._image_sample = self._encode_image(), self.sample
+        self._result, self._compare_result = result, compare
+        self.cam, self.cam_signed = encode_map(self._display(result.map[0]), result.signed), result.signed
+        self.compare = encode_map(self._display(compare.map[0]), compare.signed) if compare else {}
+        self.compare_signed = bool(compare and compare.signed)
+        if output.ndim == 2:
+            self.class_scores = output[0].tolist()
+            self.class_probs = torch.softmax(output[0].double(), 0).tolist()
 
     def _display(self, values: Tensor) -> Tensor:
         return upsample(values.float(), self._display_shape)
@@ -194,25 +163,16 @@ class CAMViewer(anywidget.AnyWidget):
     def _encode_image(self) -> dict:
         return encode_array(self._display(self._samples[self.sample][0].float().mean(0)))
 
-    def _encode_map(self, result: CAMResult) -> dict:
-        shown = self._display(result.map[0])
-        if result.signed:
-            bound = float(shown.abs().max())
-            return encode_array(shown, -bound, bound)
-        return encode_array(shown)
+    def _panel_slice(self, volume: np.ndarray) -> np.ndarray:
+        if volume.ndim == 3:
+            return np.take(volume, min(max(self.slice_index, 0), volume.shape[self.axis] - 1), axis=self.axis)
+        return volume
 
-    def _main_panel(self) -> np.ndarray:
-        """The main panel's slice as RGB, composed as the browser does."""
-        from .codec import decode_array
+    def _panel_window(self) -> tuple[float, float] | None:
+        return tuple(self.window) if len(self.window) == 2 else None
 
-        image, cam = decode_array(self.image), decode_array(self.cam)
-        if image.ndim == 3:
-            index = min(max(self.slice_index, 0), image.shape[self.axis] - 1)
-            image, cam = np.take(image, index, axis=self.axis), np.take(cam, index, axis=self.axis)
-        colormap = self.colormap if self.colormap in SEQUENTIAL else "inferno"
-        window = tuple(self.window) if len(self.window) == 2 else None
-        return compose(image, cam, (self.image["vmin"], self.image["vmax"]), (self.cam["vmin"], self.cam["vmax"]),
-                       self.cam_signed, colormap, self.opacity, window, self.relu)
+    def _panel_relu(self) -> bool:
+        return self.relu
 
 
 def _as_samples(x: Tensor, spatial_ndim: int | None) -> list[Tensor]:
