@@ -2,5 +2,6 @@
 ipywidgets or plotly."""
 
 from .cam_viewer import CAMViewer
+from .pixel_set_picker import PixelSetPicker
 
-__all__ = ["CAMViewer"]
+__all__ = ["CAMViewer", "PixelSetPicker"]
