@@ -8,8 +8,8 @@ from .explainer import CAMExplainer, CAMResult
 from .methods import METHODS
 from .targets import ClassScore, PixelSet
 
-__all__ = ["CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "PixelSet", "METHODS"]
-_WIDGETS = {"CAMViewer"}
+__all__ = ["CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "PixelSet", "PixelSetPicker", "METHODS"]
+_WIDGETS = {"CAMViewer", "PixelSetPicker"}
 
 
 def __getattr__(name: str):
