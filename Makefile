@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
-BUNDLE := cam_widgets/static/cam_viewer.js
+BUNDLE := cam_widgets/static/cam_viewer.js cam_widgets/static/pixel_set_picker.js
 JS_SOURCES := $(wildcard js/src/*) js/package.json js/package-lock.json
 
 .PHONY: demo test bench install build browser clean

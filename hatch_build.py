@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-BUNDLES = ("cam_viewer.js",)
+BUNDLES = ("cam_viewer.js", "pixel_set_picker.js")
 
 
 class FrontEndBuildHook(BuildHookInterface):

@@ -94,3 +94,14 @@ def test_bad_inputs():
         PixelSetPicker(CAMExplainer(segnet().float()), torch.randn(2, 1, 8, 8))
     with pytest.raises(ValueError, match="2 class names for a model with 3 output classes"):
         PixelSetPicker(CAMExplainer(segnet().float()), torch.randn(1, 8, 8), class_names=["a", "b"])
+
+
+def test_observers_see_the_new_state_whole():
+    """A stroke arrives as one message (mask and first class together); an observer of ``cam`` sees the
+    new mask count and result, never a half-updated widget."""
+    picker, explainer, x, model = make_picker()
+    seen = []
+    picker.observe(lambda change: seen.append((picker.target_class, picker.n_selected, picker.result.method)), names=["cam"])
+    mask = box((8, 8), (2, 2), (5, 5)).numpy()
+    picker.set_state({"mask_bits": pack_mask(mask), "target_class": 1})
+    assert seen == [(1, 9, "hirescam")]

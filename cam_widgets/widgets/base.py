@@ -40,12 +40,13 @@ class ExplainerWidget(anywidget.AnyWidget):
 
     def _compute_once(self, key: Hashable, compute: Callable[[], None]) -> None:
         """Run ``compute`` (which sets traits) unless ``key`` was computed last; show its error instead
-        of raising, and keep the widget working."""
+        of raising, and keep the widget working. Observers see the new traits together, and the
+        browser gets them in one message."""
         if key == self._computed:
             return
         self.busy = True
         try:
-            with self.hold_sync():
+            with self.hold_sync(), self.hold_trait_notifications():
                 compute()
                 self._computed, self.error = key, ""
         except Exception as error:

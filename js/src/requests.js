@@ -26,6 +26,19 @@ export class LastRequestWins {
     return true;
   }
 
+  /**
+   * Ask for several keys at once ({ key: value, ... }): sent together in one batch when idle
+   * (returns true), each held when busy (returns false), so they still travel together later.
+   */
+  requestAll(changes) {
+    if (this.busy) {
+      for (const [k, v] of Object.entries(changes)) this.held.set(k, v);
+      return false;
+    }
+    this.send({ ...changes });
+    return true;
+  }
+
   /** Track Python's busy flag; turning idle flushes what was held (returns the sent batch or null). */
   setBusy(busy) {
     this.busy = !!busy;

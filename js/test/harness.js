@@ -1,14 +1,24 @@
-// Browser harness: mounts the built widget (/cam_widgets/static/cam_viewer.js) on a fake
-// anywidget model, so that Playwright tests can drive it without a kernel.
+// Browser harness: mounts a built widget (/cam_widgets/static/cam_viewer.js, or
+// /cam_widgets/static/pixel_set_picker.js) on a fake anywidget model, so that Playwright tests
+// can drive it without a kernel.
 //
 //   window.__initialState = {...}   (set before load, e.g. page.add_init_script) mounts at load
-//   window.__mount(state)           mounts (replacing a previous mount); returns the model
+//                                   (the widget named by ?widget=..., or window.__initialWidget)
+//   window.__mount(state, widget)   mounts (replacing a previous mount); returns the model.
+//                                   widget: "cam_viewer" (default) or "pixel_set_picker" ("picker"):
+//                                   loads /cam_widgets/static/<widget>.js and its .css, and fills
+//                                   the state up with that widget's defaults (PICKER_DEFAULTS)
+//   ?widget=picker&demo=2d          the PixelSetPicker on a synthetic labelled image
+//                                   (&demo=3d, &size=64, &compare=1, &python=1 as below)
 //   window.__unmount()              runs render's cleanup; returns the listeners left on the model
 //   window.__model                  the FakeModel: get / set / on / off / save_changes / send,
 //                                   .saves (one object per save_changes), .sets, .sent,
 //                                   .update(k, v) to set a trait as Python would (not logged as a save)
 //   window.__setArray(name, arr)    Python-style update of an array trait from { b64, dtype, ... }
 //   window.__demoState(options)     a synthetic state ({ kind: "3d" | "2d", size, signed, compare })
+//   window.__pickerDemoState(opts)  a synthetic PixelSetPicker state ({ kind, size, compare }):
+//                                   labels 0 background, 1 disc, 2 square, 3 bar; target_class -1
+//   window.__emulatePickerPython(model, delay)  busy -> cam of the mask -> n_selected, as Python would
 //   window.__measureSliceRedraw(n)  times n slider "input" events (ms: median, p95, max, mean)
 //   window.__mounted                a promise resolved after the first mount
 // Arrays in a state are { b64, dtype, shape, vmin, vmax } (or already { buffer: DataView, ... }):
@@ -17,6 +27,7 @@
 import { FakeModel } from "./fake_model.js";
 
 const WIDGET_URL = "/cam_widgets/static/cam_viewer.js";
+const WIDGETS = { cam_viewer: "cam_viewer", viewer: "cam_viewer", pixel_set_picker: "pixel_set_picker", picker: "pixel_set_picker" };
 
 export const DEFAULTS = {
   image: {}, cam: {}, cam_signed: false, compare: {}, compare_signed: false,
@@ -24,6 +35,14 @@ export const DEFAULTS = {
   busy: false, error: "", notice: "",
   layer: "", method: "gradcam", target_class: 0, sample: 0, compare_method: "",
   slice_index: 0, axis: 0, crosshair: [], opacity: 0.5, colormap: "inferno", relu: false, window: [],
+};
+
+/** The PixelSetPicker's traits (docs/picker_protocol.md) with the values Python starts from. */
+export const PICKER_DEFAULTS = {
+  image: {}, labels: {}, cam: {}, cam_signed: false, compare: {}, compare_signed: false,
+  class_names: [], layers: [], methods: [], n_selected: 0, busy: false, error: "", notice: "",
+  mask_bits: {}, target_class: -1, layer: "", method: "gradcam", compare_method: "",
+  slice_index: 0, tool: "brush", brush_radius: 3, opacity: 0.5, colormap: "inferno", show_labels: true,
 };
 
 export function fromBase64(b64) {
@@ -44,15 +63,34 @@ export function toWireArray(value) {
 }
 
 let cleanup = null;
-let widget = null;
+const widgets = new Map(); // name -> default export of its bundle
 let resolveMounted;
 const inBrowser = typeof window !== "undefined" && typeof document !== "undefined";
 if (inBrowser) window.__mounted = new Promise((r) => { resolveMounted = r; });
 
-async function mount(state = {}) {
+async function loadWidget(name) {
+  if (!widgets.has(name)) {
+    if (name !== "cam_viewer") {
+      // harness.html links cam_viewer.css; other widgets bring their own stylesheet
+      const link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = `/cam_widgets/static/${name}.css`;
+      const loaded = new Promise((r) => { link.onload = r; link.onerror = r; });
+      document.head.append(link);
+      await loaded;
+    }
+    const url = name === "cam_viewer" ? WIDGET_URL : `/cam_widgets/static/${name}.js`;
+    widgets.set(name, (await import(url)).default);
+  }
+  return widgets.get(name);
+}
+
+async function mount(state = {}, widgetName = "cam_viewer") {
+  const name = WIDGETS[widgetName];
+  if (!name) throw new Error(`unknown widget "${widgetName}" (known: ${Object.keys(WIDGETS).join(", ")})`);
   if (cleanup) unmount();
-  widget = widget ?? (await import(WIDGET_URL)).default;
-  const full = { ...DEFAULTS };
+  const widget = await loadWidget(name);
+  const full = { ...(name === "pixel_set_picker" ? PICKER_DEFAULTS : DEFAULTS) };
   for (const [k, v] of Object.entries(state)) full[k] = toWireArray(v);
   const model = new FakeModel(full);
   window.__model = model;
@@ -154,6 +192,88 @@ export function demoState({ kind = "3d", size = 128, signed = false, compare = f
   };
 }
 
+/**
+ * A synthetic PixelSetPicker state: a noisy image with three labelled shapes (1 disc, 2 square,
+ * 3 bar; 0 background), an all-zero cam (nothing picked yet), target_class -1.
+ */
+export function pickerDemoState({ kind = "2d", size = 64, compare = false } = {}) {
+  const shape = kind === "3d" ? [Math.max(4, Math.round(size / 4)), size, size] : [size, size];
+  const [D, H, W] = shape.length === 3 ? shape : [1, ...shape];
+  const n = D * H * W;
+  const img = new Uint8Array(n);
+  const lab = new Uint8Array(n);
+  let seed = 4321;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  for (let z = 0; z < D; z++) {
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = (z * H + y) * W + x;
+        let c = 0;
+        if ((y - 0.3 * H) ** 2 + (x - 0.3 * W) ** 2 < (0.18 * H) ** 2) c = 1;
+        else if (y > 0.55 * H && y < 0.85 * H && x > 0.5 * W && x < 0.8 * W) c = 2;
+        else if (x > 0.1 * W && x < 0.35 * W && y > 0.6 * H && y < 0.9 * H) c = 3;
+        lab[i] = c;
+        img[i] = Math.round(Math.min(255, Math.max(0, [60, 200, 150, 110][c] + 40 * (rand() - 0.5))));
+      }
+    }
+  }
+  const zero = new Uint8Array(n);
+  return {
+    image: wire(img, shape, 0, 1),
+    labels: wire(lab, shape, 0, 255),
+    cam: wire(zero, shape, 0, 0),
+    compare: compare ? wire(new Uint8Array(n), shape, 0, 0) : {},
+    compare_method: compare ? "seg-hirescam" : "",
+    class_names: ["background", "disc", "square", "bar"],
+    layers: ["encoder.conv1", "encoder.conv2", "decoder.conv1"],
+    layer: "encoder.conv2",
+    methods: ["seg-gradcam", "seg-hirescam", "seg-respondcam"],
+    method: "seg-gradcam",
+    target_class: -1,
+    notice: kind === "3d" ? `synthetic ${D}x${H}x${W} volume` : "",
+  };
+}
+
+/**
+ * A stand-in for the Python side of the PixelSetPicker: on a saved recompute trait it sets busy,
+ * counts M from mask_bits (n_selected), makes a cam that is the blurred M (zero for the empty set)
+ * and clears busy after `delay` ms.
+ */
+export function emulatePickerPython(model, delay = 300) {
+  const origSave = model.save_changes.bind(model);
+  model.save_changes = () => {
+    const before = model.saves.length;
+    origSave();
+    const keys = new Set(model.saves.slice(before).flatMap((s) => Object.keys(s)));
+    if (!["mask_bits", "target_class", "layer", "method", "compare_method"].some((k) => keys.has(k))) return;
+    model.update("busy", true);
+    setTimeout(() => {
+      const image = model.get("image");
+      const shape = image.shape;
+      const n = shape.reduce((a, b) => a * b, 1);
+      const bits = model.get("mask_bits");
+      const m = new Uint8Array(n);
+      if (bits && bits.buffer) {
+        const bytes = new Uint8Array(bits.buffer.buffer, bits.buffer.byteOffset, bits.buffer.byteLength);
+        for (let i = 0; i < n; i++) m[i] = (bytes[i >> 3] >> (7 - (i & 7))) & 1;
+      }
+      const W = shape[shape.length - 1];
+      const cam = new Float32Array(n);
+      let count = 0;
+      for (let i = 0; i < n; i++) {
+        count += m[i];
+        if (!m[i]) continue;
+        for (let d = -4; d <= 4; d++) for (const j of [i + d, i + d * W]) if (j >= 0 && j < n) cam[j] += 1;
+      }
+      const [lo, hi] = range(cam);
+      model.update("cam", wire(quantise(cam, 0, hi || 0), shape, 0, hi || 0));
+      model.update("n_selected", count);
+      model.update("notice", `recomputed: ${model.get("method")} / class ${model.get("target_class")} / ${count} px (min ${lo})`);
+      model.update("busy", false);
+    }, delay);
+  };
+}
+
 /** Time `repeats` slice-slider input events (the redraw is synchronous inside the handler). */
 export function measureSliceRedraw(repeats = 200) {
   const slider = document.querySelector('[data-testid="slice-slider"]');
@@ -200,12 +320,20 @@ export function emulatePython(model, delay = 400) {
 
 function start() {
   window.__demoState = demoState;
+  window.__pickerDemoState = pickerDemoState;
   window.__measureSliceRedraw = measureSliceRedraw;
   window.__emulatePython = emulatePython;
+  window.__emulatePickerPython = emulatePickerPython;
   const params = new URLSearchParams(location.search);
   if (params.get("theme") === "dark") document.body.classList.add("dark");
+  const widgetName = window.__initialWidget || params.get("widget") || "cam_viewer";
   if (window.__initialState) {
-    mount(window.__initialState);
+    mount(window.__initialState, widgetName);
+  } else if (params.has("demo") && WIDGETS[widgetName] === "pixel_set_picker") {
+    const state = pickerDemoState({
+      kind: params.get("demo") || "2d", size: Number(params.get("size") || 64), compare: params.get("compare") === "1",
+    });
+    mount(state, widgetName).then((model) => { if (params.get("python") === "1") emulatePickerPython(model); });
   } else if (params.has("demo")) {
     const state = demoState({
       kind: params.get("demo") || "3d",
