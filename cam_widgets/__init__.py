@@ -6,9 +6,13 @@
 
 from .explainer import CAMExplainer, CAMResult
 from .methods import METHODS
+from .pfv import PFVExplainer, PFVResult
 from .targets import ClassScore, PixelSet
 
-__all__ = ["CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "PixelSet", "PixelSetPicker", "METHODS"]
+__all__ = [
+    "CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "PixelSet", "PixelSetPicker", "METHODS", "PFVExplainer",
+    "PFVResult",
+]
 _WIDGETS = {"CAMViewer", "PixelSetPicker"}
 
 

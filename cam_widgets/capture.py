@@ -1,4 +1,4 @@
-"""Resolve layers and capture their outputs during one forward pass.
+"""Resolve layers and capture their outputs (or inputs) during one forward pass.
 
 Every hook lives only inside ``run_and_capture`` and is removed in ``finally``, also when the
 forward raises.  The model's mode, ``requires_grad`` flags, parameters and ``.grad`` are never
@@ -8,7 +8,7 @@ touched.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -57,41 +57,64 @@ def _unknown_layer_message(name: str, named: Mapping[str, nn.Module]) -> str:
 
 
 def run_and_capture(
-    model: nn.Module, x: Tensor, modules: Mapping[str, nn.Module], differentiable: bool
+    model: nn.Module,
+    x: Tensor,
+    modules: Mapping[str, nn.Module],
+    differentiable: bool,
+    inputs: Collection[str] = (),
 ) -> tuple[object, dict[str, Tensor]]:
-    """Run ``model(x)`` once and return its output and the output of every module in ``modules``.
+    """Run ``model(x)`` once and return its output and the output of every module in ``modules``
+    (for the names in ``inputs``: the module's input, its first positional argument, kept by a
+    forward pre-hook).  The returned dict lists the layers in the order they ran.
 
-    Each hook keeps the layer's output and hands a clone downstream, so a following in-place op
+    Each hook keeps the tensor and hands a clone downstream, so a following in-place op
     (``ReLU(inplace=True)``) cannot overwrite what was captured.  With ``differentiable=True`` the
     autograd graph starts at the first captured layer: the forward runs without grad until then,
     that activation becomes a leaf, and nothing below it is differentiated.
     """
     activations: dict[str, Tensor] = {}
     calls: dict[str, int] = {}
+    unknown = [name for name in inputs if name not in modules]
+    if unknown:
+        raise KeyError(f"inputs {unknown} are not among the captured modules ({', '.join(modules)})")
+
+    def keep(name: str, module: nn.Module, value: object, what: str) -> Tensor:
+        calls[name] = calls.get(name, 0) + 1
+        if calls[name] > 1:
+            raise RuntimeError(
+                f"layer {name!r} ({type(module).__name__}) is called more than once in one forward "
+                f"(a shared module such as one self.relu used twice); its {what} is ambiguous: "
+                "choose a layer that runs once, e.g. the convolution before it"
+            )
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"layer {name!r} ({type(module).__name__}) {'takes' if what == 'input' else 'returns'} "
+                f"{type(value).__name__}, not a tensor; choose a submodule whose {what} is a single tensor"
+            )
+        if differentiable and not activations:
+            value = value.detach().requires_grad_(True)
+            torch.set_grad_enabled(True)
+        activations[name] = value
+        return value.clone()
 
     def make_hook(name: str):
         def hook(module: nn.Module, inputs: tuple, output: object) -> Tensor:
-            calls[name] = calls.get(name, 0) + 1
-            if calls[name] > 1:
-                raise RuntimeError(
-                    f"layer {name!r} ({type(module).__name__}) is called more than once in one forward "
-                    "(a shared module such as one self.relu used twice); its output is ambiguous: "
-                    "choose a layer that runs once, e.g. the convolution before it"
-                )
-            if not isinstance(output, Tensor):
-                raise TypeError(
-                    f"layer {name!r} ({type(module).__name__}) returns {type(output).__name__}, not a tensor; "
-                    "choose a submodule whose output is a single tensor"
-                )
-            if differentiable and not activations:
-                output = output.detach().requires_grad_(True)
-                torch.set_grad_enabled(True)
-            activations[name] = output
-            return output.clone()
+            return keep(name, module, output, "output")
 
         return hook
 
-    handles = [module.register_forward_hook(make_hook(name)) for name, module in modules.items()]
+    def make_pre_hook(name: str):
+        def pre_hook(module: nn.Module, args: tuple) -> tuple:
+            first = args[0] if args else None
+            return (keep(name, module, first, "input"), *args[1:])
+
+        return pre_hook
+
+    handles = [
+        module.register_forward_pre_hook(make_pre_hook(name)) if name in inputs
+        else module.register_forward_hook(make_hook(name))
+        for name, module in modules.items()
+    ]
     try:
         with torch.no_grad():
             output = model(x)
