@@ -19,6 +19,7 @@ from functools import cached_property
 import torch
 from torch import Tensor, nn
 
+from .checks import check_batch, require_eval_mode, require_finite
 from .capture import LayerSpec, conv_ndim, find_deepest_spatial_layer, resolve_layers, run_and_capture
 from .methods import Method, get_method
 from .resample import upsample
@@ -151,8 +152,8 @@ class CAMExplainer:
     # --- sessions ------------------------------------------------------------------------------
 
     def _prepare(self, x: Tensor, layer: LayerSpec | None) -> tuple[_Session, str]:
-        self._check_model()
-        x = self._check_input(x)
+        require_eval_mode(self.model)
+        x = check_batch(self.model, x, self._conv_ndim)
         if not self._modules:
             self._modules = resolve_layers(self.model, [find_deepest_spatial_layer(self.model, x)])
         modules = dict(self._modules)
@@ -175,8 +176,7 @@ class CAMExplainer:
         )
 
     def _forward(self, x: Tensor, modules: dict[str, nn.Module]) -> _Session:
-        if not bool(torch.isfinite(x).all()):
-            raise ValueError("x contains NaN or inf values; a CAM of it would be NaN: clean the input first")
+        require_finite(x, "CAM")
         self._session = None  # free the old graph before building a new one
         device_x = x.to(self._device()) if self._device() is not None else x
         raw_output, activations = run_and_capture(self.model, device_x, modules, differentiable=True)
@@ -256,30 +256,6 @@ class CAMExplainer:
         return torch.cat(pieces) if len(pieces) > 1 else pieces[0]
 
     # --- checks and results ------------------------------------------------------------------------
-
-    def _check_model(self) -> None:
-        training = [name or type(self.model).__name__ for name, m in self.model.named_modules() if m.training]
-        if training:
-            raise RuntimeError(
-                f"the model is in train mode ({', '.join(training[:5])}{' ...' if len(training) > 5 else ''}); "
-                "call model.eval() first: BatchNorm would update its statistics and couple the samples"
-            )
-
-    def _check_input(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x must be a torch.Tensor batch (B, C, *spatial), got {type(x).__name__}")
-        if self._conv_ndim is not None and x.ndim != self._conv_ndim + 2:
-            layout = {1: "(B, C, L)", 2: "(B, C, H, W)", 3: "(B, C, D, H, W)"}.get(self._conv_ndim, "(B, C, *spatial)")
-            hint = " (add the batch dim with x.unsqueeze(0))" if x.ndim == self._conv_ndim + 1 else ""
-            raise ValueError(f"the model's convolutions are {self._conv_ndim}D, so x must be {layout}; "
-                             f"got shape {tuple(x.shape)}{hint}")
-        if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
-        parameter = next(self.model.parameters(), None)
-        if parameter is not None and parameter.dtype != x.dtype:
-            raise TypeError(f"x is {x.dtype} but the model's parameters are {parameter.dtype}; "
-                            f"convert one of them (e.g. x.to({parameter.dtype}))")
-        return x
 
     def _result(
         self, method: Method, activations: Tensor, gradients: Tensor, scores: Tensor, layer: str, x: Tensor, target: str

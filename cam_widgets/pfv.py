@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from .capture import LayerSpec, conv_ndim, resolve_layers, run_and_capture
+from .checks import check_batch, require_eval_mode, require_finite
 from .resample import upsample
 
 N_SIGMA = 1.0
@@ -135,7 +136,7 @@ class PFVExplainer:
         (``hierarchical_weighting``) instead of Eq. 2 and 7's single weighting.
         """
         numbers = component_numbers(components, n_components)
-        _check_eval(self.model)
+        require_eval_mode(self.model)
         x = self._check_input(x)
         features = self._capture(x)
         name = self._decomposed(layer, features)
@@ -181,21 +182,8 @@ class PFVExplainer:
         return name
 
     def _check_input(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x must be a torch.Tensor batch (B, C, *spatial), got {type(x).__name__}")
-        if self._conv_ndim is not None and x.ndim != self._conv_ndim + 2:
-            layout = {1: "(B, C, L)", 2: "(B, C, H, W)", 3: "(B, C, D, H, W)"}.get(self._conv_ndim, "(B, C, *spatial)")
-            hint = " (add the batch dim with x.unsqueeze(0))" if x.ndim == self._conv_ndim + 1 else ""
-            raise ValueError(f"the model's convolutions are {self._conv_ndim}D, so x must be a batch {layout}; "
-                             f"got shape {tuple(x.shape)}{hint}")
-        if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
-        parameter = next(self.model.parameters(), None)
-        if parameter is not None and parameter.dtype != x.dtype:
-            raise TypeError(f"x is {x.dtype} but the model's parameters are {parameter.dtype}; "
-                            f"convert one of them (e.g. x.to({parameter.dtype}))")
-        if not bool(torch.isfinite(x).all()):
-            raise ValueError("x contains NaN or inf values; a PFV of it would be NaN: clean the input first")
+        x = check_batch(self.model, x, self._conv_ndim)
+        require_finite(x, "PFV")
         first = next(itertools.chain(self.model.parameters(), self.model.buffers()), None)
         return x if first is None else x.to(first.device)
 
@@ -365,16 +353,6 @@ def normalise(v: Tensor, n_sigma: float = N_SIGMA) -> Tensor:
 
 
 # --- checks ---------------------------------------------------------------------------------------
-
-
-def _check_eval(model: nn.Module) -> None:
-    training = [name or type(model).__name__ for name, m in model.named_modules() if m.training]
-    if training:
-        raise RuntimeError(
-            f"the model is in train mode ({', '.join(training[:5])}{' ...' if len(training) > 5 else ''}); "
-            "call model.eval() first: BatchNorm would update its running statistics and mix the samples, "
-            "Dropout would drop features"
-        )
 
 
 def _check_feature_map(name: str, features: Tensor, x: Tensor) -> None:

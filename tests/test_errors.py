@@ -50,9 +50,9 @@ def test_unknown_method_lists_valid_ones(model, x):
 
 
 def test_wrong_number_of_input_dims(model):
-    with pytest.raises(ValueError, match=r"x must be \(B, C, H, W\); got shape \(1, 8, 8\) \(add the batch dim"):
+    with pytest.raises(ValueError, match=r"x must be a batch \(B, C, H, W\); got shape \(1, 8, 8\) \(add the batch dim"):
         CAMExplainer(model, layers=["4"]).explain(torch.randn(1, 8, 8, dtype=torch.float64), 0)
-    with pytest.raises(ValueError, match=r"3D, so x must be \(B, C, D, H, W\)"):
+    with pytest.raises(ValueError, match=r"3D, so x must be a batch \(B, C, D, H, W\)"):
         CAMExplainer(classifier(3), layers=["4"]).explain(torch.randn(1, 1, 8, 8, dtype=torch.float64), 0)
 
 
