@@ -4,7 +4,7 @@
 // the browser owns display state (slice, axis, crosshair, opacity, colormap, relu, window) and
 // redraws from the decoded arrays without a round trip.
 
-import { decodeArray, valueAt } from "./codec.js";
+import { decodeTrait, valueAt } from "./codec.js";
 import { OVERLAY_COLORMAPS } from "./colormaps.js";
 import { composeRGBA, formatValue } from "./compose.js";
 import { h, field, setOptions, setSelectValue, show } from "./dom.js";
@@ -416,23 +416,7 @@ function render({ model, el }) {
 
   // ---------------------------------------------------------------- arrays
   function decode(name) {
-    arrayErrors[name] = "";
-    try {
-      arrays[name] = decodeArray(model.get(name));
-    } catch (err) {
-      arrays[name] = null;
-      arrayErrors[name] = `${name}: ${err.message}`;
-    }
-    const image = arrays.image;
-    const a = arrays[name];
-    if (name !== "image" && a && image && a.shape.join() !== image.shape.join()) {
-      arrayErrors[name] = `${name} has shape [${a.shape}] but the image has [${image.shape}]; not drawn`;
-      arrays[name] = null;
-    }
-    if (name === "image" && image && ![2, 3].includes(image.shape.length)) {
-      arrayErrors.image = `image must be 2D or 3D, got shape [${image.shape}]`;
-      arrays.image = null;
-    }
+    ({ array: arrays[name], error: arrayErrors[name] } = decodeTrait(model.get(name), name, arrays.image));
   }
 
   function onImage() {

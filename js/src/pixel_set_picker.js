@@ -5,7 +5,7 @@
 // slice (the stroke preview never goes through Python); M is sent bit-packed (`mask_bits`) once per
 // finished stroke or button, through the "last request wins" queue.
 
-import { decodeArray } from "./codec.js";
+import { decodeTrait } from "./codec.js";
 import { OVERLAY_COLORMAPS } from "./colormaps.js";
 import { composeRGBA } from "./compose.js";
 import { createColorbar } from "./colorbar.js";
@@ -315,23 +315,7 @@ function render({ model, el }) {
 
   // ---------------------------------------------------------------- arrays
   function decode(name) {
-    arrayErrors[name] = "";
-    try {
-      arrays[name] = decodeArray(model.get(name));
-    } catch (err) {
-      arrays[name] = null;
-      arrayErrors[name] = `${name}: ${err.message}`;
-    }
-    const image = arrays.image;
-    const a = arrays[name];
-    if (name !== "image" && a && image && a.shape.join() !== image.shape.join()) {
-      arrayErrors[name] = `${name} has shape [${a.shape}] but the image has [${image.shape}]; not drawn`;
-      arrays[name] = null;
-    }
-    if (name === "image" && image && ![2, 3].includes(image.shape.length)) {
-      arrayErrors.image = `image must be 2D or 3D, got shape [${image.shape}]`;
-      arrays.image = null;
-    }
+    ({ array: arrays[name], error: arrayErrors[name] } = decodeTrait(model.get(name), name, arrays.image));
   }
 
   function decodeLabels() {
