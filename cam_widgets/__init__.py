@@ -11,9 +11,9 @@ from .targets import ClassScore, PixelSet
 
 __all__ = [
     "CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "PixelSet", "PixelSetPicker", "METHODS", "PFVExplainer",
-    "PFVResult",
+    "PFVGallery", "PFVResult",
 ]
-_WIDGETS = {"CAMViewer", "PixelSetPicker"}
+_WIDGETS = {"CAMViewer", "PFVGallery", "PixelSetPicker"}
 
 
 def __getattr__(name: str):

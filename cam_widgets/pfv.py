@@ -255,14 +255,15 @@ def principal_components(
     """Eq. 3-6: the components ``d_k`` (``k`` in ``numbers``, from 1) of the layer's features
     ``(B, K, *S)`` as maps ``(B, n, *S)``, and the explained variance ratio of all K components.
 
-    By the covariance route, in float64: with the centred ``F'`` (P x K, P = B * prod(S)),
+    In float64, through the smaller of the two Gram matrices of the centred ``F'`` (P x K,
+    P = B * prod(S)), never the P x K SVD itself:
 
-        F' = U S V^T  =>  F'^T F' = V S^2 V^T,   U S = F' V,
+        F' = U S V^T  =>  F'^T F' = V S^2 V^T  (K x K, when P >= K):  U S = F' V,
+                          F' F'^T = U S^2 U^T  (P x P, when P < K):   U S = U diag(s),
 
-    so V and ``s_k^2`` are the eigenvectors and eigenvalues of the K x K matrix ``F'^T F'``, and
-    the principal components are the projections ``d_k = F' v_k``.  Memory: one P x K copy and
-    K x K, whatever the batch size.  Explained variance ratio: ``s_k^2 / sum_j s_j^2``.
-    Signs are fixed by ``orient``.
+    so the work is one eigendecomposition of a min(P, K)-sized matrix and the memory one P x K
+    copy, whatever the batch size.  Explained variance ratio: ``s_k^2 / sum_j s_j^2`` (components
+    beyond the rank have ``s_k = 0``).  Signs are fixed by ``orient``.
     """
     centred = feature_matrix(features)
     positions, channels = centred.shape
@@ -278,14 +279,29 @@ def principal_components(
             "components"
         )
     centred -= centred.mean(0)                                 # Eq. 3, in place
-    eigenvalues, eigenvectors = torch.linalg.eigh(centred.T @ centred)
-    eigenvalues, eigenvectors = eigenvalues.flip(0).clamp_min(0), eigenvectors.flip(1)  # descending: s_k^2, v_k
-    chosen = eigenvectors[:, [k - 1 for k in numbers]]
-    d = orient(centred @ chosen, chosen)                       # Eq. 4-6: columns of U S
-    total = eigenvalues.sum()
-    ratio = eigenvalues / total if total > 0 else torch.zeros_like(eigenvalues)
+    chosen = [k - 1 for k in numbers]
+    if positions >= channels:
+        squared, v = descending_eigh(centred.T @ centred)          # s_k^2, v_k
+        loadings = v[:, chosen]
+        d = centred @ loadings                                     # Eq. 4-6: columns of U S
+    else:
+        squared, u = descending_eigh(centred @ centred.T)          # s_k^2, u_k
+        s = squared[chosen].sqrt()
+        d = u[:, chosen] * s                                       # Eq. 4-6: columns of U S
+        loadings = (centred.T @ u[:, chosen]) / torch.where(s > 0, s, 1.0)
+        squared = torch.cat([squared, squared.new_zeros(channels - positions)])
+    d = orient(d, loadings)
+    total = squared.sum()
+    ratio = squared / total if total > 0 else torch.zeros_like(squared)
     maps = d.reshape(features.shape[0], *features.shape[2:], len(numbers)).movedim(-1, 1)
     return maps, ratio
+
+
+def descending_eigh(gram: Tensor) -> tuple[Tensor, Tensor]:
+    """Eigenvalues (clamped at 0: a Gram matrix has none below) and eigenvectors of a symmetric
+    matrix, largest first."""
+    values, vectors = torch.linalg.eigh(gram)
+    return values.flip(0).clamp_min(0), vectors.flip(1)
 
 
 def orient(d: Tensor, loadings: Tensor) -> Tensor:

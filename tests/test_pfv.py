@@ -114,6 +114,28 @@ def test_chosen_components_and_layer_to_decompose(hierarchical):
     assert_matches(two, reference_pfv(pool_inputs(model, x), x.shape[2:], (1, 2)))
 
 
+@pytest.mark.parametrize("hierarchical", [False, True])
+def test_a_wide_layer_with_fewer_positions_than_channels(hierarchical):
+    """P < K (a small batch at a deep, wide layer) takes the P x P Gram matrix; same equations."""
+    torch.manual_seed(4)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 40, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(40, 2),
+    ).double().eval()
+    x = batch(2, 4, n=3)
+    result = PFVExplainer(model).explain(x, components=(1, 3, 5), hierarchical=hierarchical)
+    features = pool_inputs(model, x, ("2", "5"))
+    assert features[-1].shape == (3, 40, 2, 2)               # 12 positions x 40 channels
+    rgb, d, activation, ratio = reference_pfv(features, x.shape[2:], (1, 3, 5), hierarchical)
+    np.testing.assert_allclose(result.rgb.numpy(), rgb, atol=1e-5)
+    np.testing.assert_allclose(result.components.numpy(), d, atol=1e-8, rtol=1e-6)
+    np.testing.assert_allclose(result.activation.numpy(), activation, atol=1e-8)
+    assert result.explained_variance_ratio.shape == (40,)
+    np.testing.assert_allclose(result.explained_variance_ratio[:12].numpy(), ratio, atol=1e-9)
+    assert bool((result.explained_variance_ratio[12:] == 0).all())
+
+
 def test_explicit_layers_are_module_outputs_and_equal_the_pool_inputs():
     model, x = pooled_cnn(2, 16), batch(2, 16)
     default = PFVExplainer(model).explain(x)
@@ -323,3 +345,23 @@ def test_a_pooling_module_shared_by_two_stages_asks_for_explicit_layers():
         PFVExplainer(model).explain(batch(2, 16))
     assert all(not m._forward_pre_hooks for m in model.modules())
     assert PFVExplainer(model, layers=["conv1", "conv2"]).explain(batch(2, 16)).layer == "conv2"
+
+
+def test_a_larger_batch_gives_stabler_colours():
+    """docs/pfv.md: adding one image changes the colours of a large batch much less than those of a
+    small one. Trained demo CNN-2, five batches each (starting at samples 0, 5, 10, 30, 60): the mean
+    |change| of the first four images' rgb is ~0.03 at B=4 and ~0.001 at B=128 (single batches vary
+    from 3x to 150x; the average over five is ~30x)."""
+    from cam_widgets.zoo import DEMOS, load_demo
+    from cam_widgets.zoo.train import demo_data
+
+    x, _ = demo_data(DEMOS["cnn2_snr_inf"], "test", 200)
+    explainer = PFVExplainer(load_demo("cnn2_snr_inf"))
+
+    def change_when_one_is_added(b: int) -> float:
+        changes = [(explainer.explain(x[s:s + b]).rgb[:4] - explainer.explain(x[s:s + b + 1]).rgb[:4]).abs().mean()
+                   for s in (0, 5, 10, 30, 60)]
+        return float(sum(changes) / len(changes))
+
+    small, large = change_when_one_is_added(4), change_when_one_is_added(128)
+    assert large < small / 5, (small, large)

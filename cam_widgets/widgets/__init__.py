@@ -2,6 +2,7 @@
 ipywidgets or plotly."""
 
 from .cam_viewer import CAMViewer
+from .pfv_gallery import PFVGallery
 from .pixel_set_picker import PixelSetPicker
 
-__all__ = ["CAMViewer", "PixelSetPicker"]
+__all__ = ["CAMViewer", "PFVGallery", "PixelSetPicker"]

@@ -1,0 +1,17 @@
+"""The PFV benchmark runs (tiny sizes) and its two decompositions agree: a bench that rots is caught here,
+its timings are not asserted (speed targets live in bench/)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_pfv_bench_quick_runs_and_the_decompositions_agree():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "pfv.py"), "--quick"], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    differences = [float(v) for v in re.findall(r"max relative difference of the components ([0-9.e+-]+)", out)]
+    assert len(differences) == 2 and max(differences) < 1e-8, out
+    assert len(re.findall(r"PFVExplainer\.explain .* x the forward pass", out)) == 2, out
