@@ -25,7 +25,8 @@ Choices where the paper is silent or loose (each documented where it is made):
   the decomposed one (Eq. 2's ``l = 1 .. N-1``), never the decomposed layer itself;
   with no earlier layer A^b = 1 (``unweighted``);
 - F' is positions x channels (the text writes the transpose), centred over all B*H*W positions;
-- the decomposition goes through the K x K matrix ``F'^T F'`` (``principal_components``);
+- the decomposition goes through the smaller Gram matrix, ``F'^T F'`` or ``F' F'^T``
+  (``principal_components``), and the forward passes through chunks of the batch;
 - components get a deterministic sign (``orient``);
 - ``hierarchical=True`` is the reference code's variant, which the paper does not describe
   (``hierarchical_weighting``).
@@ -46,6 +47,8 @@ from .checks import check_batch, require_eval_mode, require_finite
 from .resample import upsample
 
 N_SIGMA = 1.0
+DEFAULT_BATCH_SIZE = 32
+"""Samples per forward pass in ``PFVExplainer.explain``."""
 POOLING_TYPES = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
 
 
@@ -126,33 +129,55 @@ class PFVExplainer:
         components: Sequence[int] | None = None,
         n_components: int | None = None,
         hierarchical: bool = False,
+        batch_size: int | None = DEFAULT_BATCH_SIZE,
     ) -> PFVResult:
-        """PFV of the batch ``x`` ``(B, C, *spatial)``: one forward pass under ``torch.no_grad``.
+        """PFV of the batch ``x`` ``(B, C, *spatial)``: one forward pass per sample, under ``torch.no_grad``.
 
         ``layer``: the layer to decompose, one of ``layers`` (default: the one that runs last);
         A^b sums the layers that run before it.  ``components``: which principal components
         (numbered from 1) go to the channels of ``rgb``, e.g. ``(2, 3, 4)``; default the first
         ``n_components`` (default 3).  ``hierarchical``: the reference code's variant
         (``hierarchical_weighting``) instead of Eq. 2 and 7's single weighting.
+        ``batch_size``: samples per forward pass (``None``: all at once).  The decomposition is
+        always of the whole batch; chunking only bounds the memory: one chunk's activations, the
+        earlier layers' channel sums (Eq. 1) and the decomposed layer's features are kept.
         """
         numbers = component_numbers(components, n_components)
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int (samples per forward pass) or None, got {batch_size!r}")
         require_eval_mode(self.model)
         x = self._check_input(x)
-        features = self._capture(x)
-        name = self._decomposed(layer, features)
-        names = list(features)
-        earlier = {n: features[n] for n in names[: names.index(name)]}
-        for n, f in itertools.chain(earlier.items(), [(name, features[name])]):
-            _check_feature_map(n, f, x)
+        name, earlier, maps, last = self._reduced_features(x, layer, batch_size or len(x))
         size = tuple(x.shape[2:])
-        d, ratio = principal_components(features[name], numbers, name)         # Eq. 3-6
-        weighted, weight = weight_components(d, list(earlier.values()), size, hierarchical)  # Eq. 1, 2, A^b o P(D)
-        dtype = features[name].dtype
+        d, ratio = principal_components(last, numbers, name, batch_size or len(x))   # Eq. 3-6
+        weighted, weight = weight_components(d, maps, size, hierarchical)           # Eq. 2, A^b o P(D)
+        dtype = last.dtype
         return PFVResult(
             rgb=normalise(weighted).to(dtype), components=d.to(dtype), activation=weight.to(dtype),  # Eq. 7
             explained_variance_ratio=ratio, component_numbers=numbers, layer=name,
-            weight_layers=tuple(earlier), hierarchical=hierarchical, input_size=size,
+            weight_layers=earlier, hierarchical=hierarchical, input_size=size,
         )
+
+    def _reduced_features(
+        self, x: Tensor, layer: LayerSpec | None, batch_size: int
+    ) -> tuple[str, tuple[str, ...], list[Tensor], Tensor]:
+        """Forward passes over chunks of ``batch_size`` samples, keeping what PFV needs: the
+        decomposed layer's name, the earlier layers' names, their activation maps ``A_l^b``
+        (Eq. 1, float64) and the decomposed layer's features, each for the whole batch."""
+        chunks_of_maps, chunks_of_last = [], []
+        for start in range(0, len(x), batch_size):
+            chunk = x[start:start + batch_size]
+            features = self._capture(chunk)
+            name = self._decomposed(layer, features)
+            names = list(features)
+            earlier = tuple(names[: names.index(name)])
+            for n in (*earlier, name):
+                _check_feature_map(n, features[n], chunk)
+            chunks_of_maps.append([activation_map(features[n]) for n in earlier])   # Eq. 1
+            chunks_of_last.append(features[name])
+            del features
+        maps = [torch.cat([chunk[k] for chunk in chunks_of_maps]) for k in range(len(earlier))]
+        return name, earlier, maps, torch.cat(chunks_of_last)
 
     # --- capture and checks -----------------------------------------------------------------------
 
@@ -222,14 +247,15 @@ def activation_map(features: Tensor) -> Tensor:
     return features.to(torch.float64).sum(1)
 
 
-def total_activation(features: Sequence[Tensor], size: Sequence[int]) -> Tensor:
-    """Eq. 2: ``A^b = sum_{l=1}^{N-1} P(A_l^b; input size)``, ``(B, *size)`` in float64.
+def total_activation(maps: Sequence[Tensor], size: Sequence[int]) -> Tensor:
+    """Eq. 2: ``A^b = sum_{l=1}^{N-1} P(A_l^b; input size)``, ``(B, *size)`` in float64, from the
+    activation maps ``A_l^b`` of Eq. 1.
 
     Only the layers *before* the decomposed layer N enter, as in Eq. 2 (``l = 1 .. N-1``) and
     the reference code (``embeddings[:idx_layer]``): the decomposed layer's own activation does
     not weight its components.
     """
-    return sum(upsample(activation_map(f), size) for f in features)
+    return sum(upsample(a, size) for a in maps)
 
 
 def unweighted(d: Tensor, size: Sequence[int]) -> Tensor:
@@ -250,7 +276,7 @@ def feature_matrix(features: Tensor) -> Tensor:
 
 
 def principal_components(
-    features: Tensor, numbers: Sequence[int], name: str = "the layer"
+    features: Tensor, numbers: Sequence[int], name: str = "the layer", batch_size: int | None = None
 ) -> tuple[Tensor, Tensor]:
     """Eq. 3-6: the components ``d_k`` (``k`` in ``numbers``, from 1) of the layer's features
     ``(B, K, *S)`` as maps ``(B, n, *S)``, and the explained variance ratio of all K components.
@@ -261,39 +287,46 @@ def principal_components(
         F' = U S V^T  =>  F'^T F' = V S^2 V^T  (K x K, when P >= K):  U S = F' V,
                           F' F'^T = U S^2 U^T  (P x P, when P < K):   U S = U diag(s),
 
-    so the work is one eigendecomposition of a min(P, K)-sized matrix and the memory one P x K
-    copy, whatever the batch size.  Explained variance ratio: ``s_k^2 / sum_j s_j^2`` (components
-    beyond the rank have ``s_k = 0``).  Signs are fixed by ``orient``.
+    so the work is one eigendecomposition of a min(P, K)-sized matrix.  When P >= K the rows are
+    visited ``batch_size`` samples at a time (the mean, then ``F'^T F'``, then ``F' V``), so the
+    float64 copy is of one chunk, not of all P rows.  Explained variance ratio:
+    ``s_k^2 / sum_j s_j^2`` (components beyond the rank have ``s_k = 0``).  Signs are fixed by
+    ``orient``.
     """
-    centred = feature_matrix(features)
-    positions, channels = centred.shape
+    batch, channels = features.shape[:2]
+    positions = batch * features[0, 0].numel()
     highest = max(numbers)
     if highest > channels:
         raise ValueError(f"layer {name!r} has {channels} channels, so it has {channels} principal components; "
                          f"component {highest} does not exist: choose components from 1 to {channels}")
     if highest > positions - 1:
         raise ValueError(
-            f"layer {name!r} gives {positions} positions for this batch (B={features.shape[0]} x spatial "
+            f"layer {name!r} gives {positions} positions for this batch (B={batch} x spatial "
             f"{tuple(features.shape[2:])}), fewer than needed for component {highest}: centred, {positions} "
             f"positions span at most {positions - 1} components; use a larger batch, an earlier layer or fewer "
             "components"
         )
-    centred -= centred.mean(0)                                 # Eq. 3, in place
     chosen = [k - 1 for k in numbers]
     if positions >= channels:
-        squared, v = descending_eigh(centred.T @ centred)          # s_k^2, v_k
+        step = batch_size or batch
+        chunks = [features[i:i + step] for i in range(0, batch, step)]
+        mean = sum(feature_matrix(f).sum(0) for f in chunks) / positions
+        centred = (feature_matrix(f) - mean for f in chunks)                          # Eq. 3
+        squared, v = descending_eigh(sum(c.T @ c for c in centred))                   # s_k^2, v_k
         loadings = v[:, chosen]
-        d = centred @ loadings                                     # Eq. 4-6: columns of U S
+        d = torch.cat([(feature_matrix(f) - mean) @ loadings for f in chunks])        # Eq. 4-6: U S
     else:
-        squared, u = descending_eigh(centred @ centred.T)          # s_k^2, u_k
+        centred = feature_matrix(features)
+        centred -= centred.mean(0)                                                    # Eq. 3
+        squared, u = descending_eigh(centred @ centred.T)                             # s_k^2, u_k
         s = squared[chosen].sqrt()
-        d = u[:, chosen] * s                                       # Eq. 4-6: columns of U S
+        d = u[:, chosen] * s                                                          # Eq. 4-6: U S
         loadings = (centred.T @ u[:, chosen]) / torch.where(s > 0, s, 1.0)
         squared = torch.cat([squared, squared.new_zeros(channels - positions)])
     d = orient(d, loadings)
     total = squared.sum()
     ratio = squared / total if total > 0 else torch.zeros_like(squared)
-    maps = d.reshape(features.shape[0], *features.shape[2:], len(numbers)).movedim(-1, 1)
+    maps = d.reshape(batch, *features.shape[2:], len(numbers)).movedim(-1, 1)
     return maps, ratio
 
 
@@ -323,16 +356,15 @@ def orient(d: Tensor, loadings: Tensor) -> Tensor:
 
 
 def weight_components(
-    d: Tensor, earlier: Sequence[Tensor], size: Sequence[int], hierarchical: bool
+    d: Tensor, maps: Sequence[Tensor], size: Sequence[int], hierarchical: bool
 ) -> tuple[Tensor, Tensor]:
-    """The components weighted by the earlier layers' activations at the input's size, and the
-    weight: ``(A^b o P(D_N^b), A^b)`` of Eq. 2 and 7, or with ``hierarchical`` the reference
-    code's variant and the same weighting applied to a map of ones."""
+    """The components weighted by the earlier layers' activation maps ``A_l^b`` (Eq. 1) at the
+    input's size, and the weight: ``(A^b o P(D_N^b), A^b)`` of Eq. 2 and 7, or with
+    ``hierarchical`` the reference code's variant and the same weighting applied to a map of ones."""
     if hierarchical:
-        maps = [activation_map(f) for f in earlier]
         weight = hierarchical_weighting(torch.ones_like(d[:, :1]), maps, size)[:, 0]
         return hierarchical_weighting(d, maps, size), weight
-    weight = total_activation(earlier, size) if earlier else unweighted(d, size)
+    weight = total_activation(maps, size) if maps else unweighted(d, size)
     return weight[:, None] * upsample(d, size), weight
 
 

@@ -365,3 +365,29 @@ def test_a_larger_batch_gives_stabler_colours():
 
     small, large = change_when_one_is_added(4), change_when_one_is_added(128)
     assert large < small / 5, (small, large)
+
+
+@pytest.mark.parametrize("hierarchical", [False, True])
+@pytest.mark.parametrize("ndim,side", [(2, 16), (3, 8)])
+def test_chunked_forward_passes_give_the_whole_batch_result(ndim, side, hierarchical):
+    """batch_size only bounds memory: 7 samples in chunks of 3 (three forward passes) decompose the
+    whole batch, as one pass does and as the NumPy implementation does."""
+    model, x = pooled_cnn(ndim, side), batch(ndim, side, n=7)
+    calls = []
+    handle = model[0].register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    try:
+        chunked = PFVExplainer(model).explain(x, batch_size=3, hierarchical=hierarchical)
+        assert calls == [3, 3, 1]
+        whole = PFVExplainer(model).explain(x, batch_size=None, hierarchical=hierarchical)
+    finally:
+        handle.remove()
+    for field in ("rgb", "components", "activation", "explained_variance_ratio"):
+        torch.testing.assert_close(getattr(chunked, field), getattr(whole, field), rtol=1e-9, atol=1e-9)
+    assert_matches(chunked, reference_pfv(pool_inputs(model, x), x.shape[2:], hierarchical=hierarchical))
+
+
+def test_batch_size_must_be_a_positive_int():
+    model, x = pooled_cnn(2, 16), batch(2, 16)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+            PFVExplainer(model).explain(x, batch_size=bad)
