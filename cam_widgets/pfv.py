@@ -2,7 +2,7 @@
 Convolutional Neural Networks", ECCV workshops; reference code github.com/SINTEF/PFV).
 
     pfv = PFVExplainer(model)                     # default: the inputs of the max-pools
-    res = pfv.explain(batch)                      # one forward pass, no gradients
+    res = pfv.explain(batch)                      # forward passes only, no gradients
     res.rgb                                       # (B, 3, *input_spatial) in [0, 1]
 
 For a batch of ``B`` images and the layers ``l = 1 .. N`` (in the order they run):
@@ -131,7 +131,7 @@ class PFVExplainer:
         hierarchical: bool = False,
         batch_size: int | None = DEFAULT_BATCH_SIZE,
     ) -> PFVResult:
-        """PFV of the batch ``x`` ``(B, C, *spatial)``: one forward pass per sample, under ``torch.no_grad``.
+        """PFV of the batch ``x`` ``(B, C, *spatial)``: forward passes only, under ``torch.no_grad``.
 
         ``layer``: the layer to decompose, one of ``layers`` (default: the one that runs last);
         A^b sums the layers that run before it.  ``components``: which principal components
@@ -287,11 +287,11 @@ def principal_components(
         F' = U S V^T  =>  F'^T F' = V S^2 V^T  (K x K, when P >= K):  U S = F' V,
                           F' F'^T = U S^2 U^T  (P x P, when P < K):   U S = U diag(s),
 
-    so the work is one eigendecomposition of a min(P, K)-sized matrix.  When P >= K the rows are
-    visited ``batch_size`` samples at a time (the mean, then ``F'^T F'``, then ``F' V``), so the
-    float64 copy is of one chunk, not of all P rows.  Explained variance ratio:
-    ``s_k^2 / sum_j s_j^2`` (components beyond the rank have ``s_k = 0``).  Signs are fixed by
-    ``orient``.
+    so the work is one eigendecomposition of a min(P, K)-sized matrix.  When P >= K the features
+    are visited in their own (B, K, positions) layout, ``batch_size`` samples at a time (the mean,
+    then ``F'^T F'``, then ``(F' V)^T``), so the float64 copies are of one chunk.
+    Explained variance ratio: ``s_k^2 / sum_j s_j^2`` (components beyond the rank have
+    ``s_k = 0``).  Signs are fixed by ``orient``.
     """
     batch, channels = features.shape[:2]
     positions = batch * features[0, 0].numel()
@@ -309,25 +309,31 @@ def principal_components(
     chosen = [k - 1 for k in numbers]
     if positions >= channels:
         step = batch_size or batch
-        chunks = [features[i:i + step] for i in range(0, batch, step)]
-        mean = sum(feature_matrix(f).sum(0) for f in chunks) / positions
-        centred = (feature_matrix(f) - mean for f in chunks)                          # Eq. 3
-        squared, v = descending_eigh(sum(c.T @ c for c in centred))                   # s_k^2, v_k
+        chunks = [features[i:i + step].flatten(2) for i in range(0, batch, step)]      # (b, K, prod(S))
+        mean = sum(f.double().sum((0, 2)) for f in chunks)[:, None] / positions
+        gram = torch.zeros(channels, channels, dtype=torch.float64, device=features.device)
+        for f in chunks:
+            for sample in centred_copy(f, mean):                                        # Eq. 3: F'
+                gram.addmm_(sample, sample.T)                                           # F'^T F'
+        squared, v = descending_eigh(gram)                                              # s_k^2, v_k
         loadings = v[:, chosen]
-        d = torch.cat([(feature_matrix(f) - mean) @ loadings for f in chunks])        # Eq. 4-6: U S
+        d = torch.cat([loadings.T @ centred_copy(f, mean) for f in chunks])            # Eq. 4-6: (U S)^T
     else:
         centred = feature_matrix(features)
-        centred -= centred.mean(0)                                                    # Eq. 3
-        squared, u = descending_eigh(centred @ centred.T)                             # s_k^2, u_k
+        centred -= centred.mean(0)                                                      # Eq. 3
+        squared, u = descending_eigh(centred @ centred.T)                               # s_k^2, u_k
         s = squared[chosen].sqrt()
-        d = u[:, chosen] * s                                                          # Eq. 4-6: U S
         loadings = (centred.T @ u[:, chosen]) / torch.where(s > 0, s, 1.0)
+        d = (u[:, chosen] * s).reshape(batch, -1, len(numbers)).transpose(1, 2)         # Eq. 4-6: U S
         squared = torch.cat([squared, squared.new_zeros(channels - positions)])
-    d = orient(d, loadings)
     total = squared.sum()
     ratio = squared / total if total > 0 else torch.zeros_like(squared)
-    maps = d.reshape(batch, *features.shape[2:], len(numbers)).movedim(-1, 1)
-    return maps, ratio
+    return orient(d, loadings).reshape(batch, len(numbers), *features.shape[2:]), ratio
+
+
+def centred_copy(features: Tensor, mean: Tensor) -> Tensor:
+    """``features - mean`` in a new float64 tensor (never in place on the caller's features)."""
+    return features.to(torch.float64, copy=True).sub_(mean)
 
 
 def descending_eigh(gram: Tensor) -> tuple[Tensor, Tensor]:
@@ -340,19 +346,20 @@ def descending_eigh(gram: Tensor) -> tuple[Tensor, Tensor]:
 def orient(d: Tensor, loadings: Tensor) -> Tensor:
     """The sign convention (the paper has none; SVD/eigensolvers return either sign).
 
-    Each component ``d_k`` (a column, one value per position) is multiplied by the sign of its
-    third moment ``sum_p d_k[p]^3``: its long tail (the few positions where the feature is
-    strong) points to positive values, so they are bright in its colour before normalisation.
-    This depends only on the component's values, so it does not change when the batch is
-    reordered or the channels are mixed by any orthogonal map.  Where the third moment is exactly
-    0 (a symmetric or zero component), the loading ``v_k`` is oriented instead: its entry of
-    largest magnitude, the first channel among equals, is made positive.
+    ``d``: the components as maps ``(B, n, ...)``, component ``k`` along dimension 1; ``loadings``:
+    their ``v_k`` as columns ``(K, n)``.  Each component ``d_k`` is multiplied by the sign of its
+    third moment ``sum_p d_k[p]^3`` over every position of the batch: its long tail (the few
+    positions where the feature is strong) points to positive values, so they are bright in its
+    colour before normalisation.  This depends only on the component's values, so it does not
+    change when the batch is reordered or the channels are mixed by any orthogonal map.  Where the
+    third moment is exactly 0 (a symmetric or zero component), the loading ``v_k`` is oriented
+    instead: its entry of largest magnitude, the first channel among equals, is made positive.
     """
-    sign = torch.sign((d**3).sum(0))
+    sign = torch.sign((d**3).transpose(0, 1).flatten(1).sum(1))
     strongest = loadings.abs().argmax(0)   # first index among equals
     fallback = torch.sign(loadings.gather(0, strongest[None])[0])
     sign = torch.where(sign != 0, sign, torch.where(fallback != 0, fallback, 1.0))
-    return d * sign
+    return d * sign.reshape(1, -1, *[1] * (d.dim() - 2))
 
 
 def weight_components(

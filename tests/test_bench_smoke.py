@@ -15,3 +15,5 @@ def test_pfv_bench_quick_runs_and_the_decompositions_agree():
     differences = [float(v) for v in re.findall(r"max relative difference of the components ([0-9.e+-]+)", out)]
     assert len(differences) == 2 and max(differences) < 1e-8, out
     assert len(re.findall(r"PFVExplainer\.explain .* x the forward pass", out)) == 2, out
+    peaks = [float(v) for v in re.findall(r"peak memory added, .* ([0-9.]+) MiB", out)]
+    assert len(peaks) == 6 and min(peaks) > 0 or out.count("peak memory: not measured") == 2, out

@@ -391,3 +391,14 @@ def test_batch_size_must_be_a_positive_int():
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="batch_size must be a positive int"):
             PFVExplainer(model).explain(x, batch_size=bad)
+
+
+@pytest.mark.parametrize("shape", [(7, 4, 5, 5), (3, 40, 2, 2)])   # P >= K (chunked route) and P < K
+def test_decomposition_leaves_float64_features_untouched_and_chunks_agree(shape):
+    features = torch.rand(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    before = features.clone()
+    whole = principal_components(features, (1, 2, 3))
+    for step in (1, 2, 3):
+        torch.testing.assert_close(principal_components(features, (1, 2, 3), batch_size=step), whole,
+                                   rtol=1e-10, atol=1e-10)
+    assert torch.equal(features, before)
