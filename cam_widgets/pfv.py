@@ -143,13 +143,14 @@ class PFVExplainer:
         earlier layers' channel sums (Eq. 1) and the decomposed layer's features are kept.
         """
         numbers = component_numbers(components, n_components)
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        if batch_size is not None and not is_positive_int(batch_size):
             raise ValueError(f"batch_size must be a positive int (samples per forward pass) or None, got {batch_size!r}")
         require_eval_mode(self.model)
         x = self._check_input(x)
-        name, earlier, maps, last = self._reduced_features(x, layer, batch_size or len(x))
+        step = batch_size or len(x)
+        name, earlier, maps, last = self._reduced_features(x, layer, step)
         size = tuple(x.shape[2:])
-        d, ratio = principal_components(last, numbers, name, batch_size or len(x))   # Eq. 3-6
+        d, ratio = principal_components(last, numbers, name, step)                  # Eq. 3-6
         weighted, weight = weight_components(d, maps, size, hierarchical)           # Eq. 2, A^b o P(D)
         dtype = last.dtype
         return PFVResult(
@@ -222,11 +223,11 @@ def component_numbers(components: Sequence[int] | None, n_components: int | None
     """The chosen components, numbered from 1: ``components``, or ``1 .. n_components`` (default 3)."""
     if components is None:
         n = 3 if n_components is None else n_components
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if not is_positive_int(n):
             raise ValueError(f"n_components must be a positive int, got {n_components!r}")
         return tuple(range(1, n + 1))
     numbers = tuple(components)
-    if not numbers or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in numbers):
+    if not numbers or not all(is_positive_int(k) for k in numbers):
         raise ValueError(
             f"components are principal component numbers counted from 1, e.g. (1, 2, 3); got {components!r}"
         )
@@ -237,6 +238,11 @@ def component_numbers(components: Sequence[int] | None, n_components: int | None
             f"n_components={n_components} but {len(numbers)} components {numbers} were chosen; give one of them"
         )
     return numbers
+
+
+def is_positive_int(value: object) -> bool:
+    """An ``int`` of at least 1 (``bool`` is not accepted, though Python makes it an ``int``)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 # --- the method, equation by equation ------------------------------------------------------------

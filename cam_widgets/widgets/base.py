@@ -4,7 +4,6 @@ notebook keeps as a static fallback where no kernel runs."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Hashable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from torch import Tensor
 
 from .codec import decode_array, encode_array
 from .colormaps import SEQUENTIAL
-from .render import compose, png_bytes
+from .render import compose, png_bytes, with_png_fallback
 
 
 def encode_map(values: Tensor, signed: bool) -> dict:
@@ -88,6 +87,4 @@ class ExplainerWidget(anywidget.AnyWidget):
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None or not self.cam:
             return bundle
-        data, metadata = bundle
-        data["image/png"] = base64.b64encode(png_bytes(self._main_panel(), 3)).decode("ascii")
-        return data, metadata
+        return with_png_fallback(bundle, self._main_panel(), 3)

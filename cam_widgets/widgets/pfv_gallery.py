@@ -43,7 +43,7 @@ from torch import Tensor
 from ..explainer import CAMExplainer
 from ..pfv import PFVExplainer, PFVResult
 from .cam_viewer import CAMViewer
-from .render import png_bytes
+from .render import png_bytes, with_png_fallback
 
 MAX_IMAGES = 16
 """Samples selected at first."""
@@ -78,11 +78,16 @@ def image_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(to_uint8(image))).decode("ascii")
 
 
+def grid_shape(n: int, columns: int) -> tuple[int, int]:
+    """Rows and columns of a grid of ``n`` cells, at most ``columns`` wide."""
+    cols = min(n, columns)
+    return math.ceil(n / cols), cols
+
+
 def tile(images: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:
     """``(n, H, W, 3)`` images in [0, 1] as one uint8 grid of ``columns`` columns on white."""
     n, h, w = images.shape[:3]
-    cols = min(n, columns)
-    rows = math.ceil(n / cols)
+    rows, cols = grid_shape(n, columns)
     grid = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), 255, np.uint8)
     for k, image in enumerate(images):
         r, c = divmod(k, cols)
@@ -99,8 +104,7 @@ def foreground_means(result: PFVResult) -> np.ndarray:
     mask = (a > a.median()).to(torch.float64)                      # (B, *S)
     flat_mask = mask.reshape(mask.shape[0], 1, -1)
     total = (rgb.reshape(*rgb.shape[:2], -1) * flat_mask).sum(-1)
-    count = flat_mask.sum(-1)
-    return torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total)).numpy()
+    return (total / flat_mask.sum(-1).clamp_min(1)).numpy()   # total is 0 where the count is 0
 
 
 class PFVGallery(widgets.VBox):
@@ -313,14 +317,9 @@ class PFVGallery(widgets.VBox):
             out.append(blend(image, grey, opacity))
         return np.stack(out)
 
-    def _grid(self) -> tuple[int, int]:
-        n = len(self.selection)
-        cols = min(n, COLUMNS)
-        return math.ceil(n / cols), cols
-
     def _layout_and_traces(self) -> tuple[go.Layout, list]:
         """The figure for the current result: per sample an image subplot over a bar subplot."""
-        rows, cols = self._grid()
+        rows, cols = grid_shape(len(self.selection), COLUMNS)
         titles = []
         for r in range(rows):
             titles += [self._title(self.selection[r * cols + c]) if r * cols + c < len(self.selection) else ""
@@ -403,6 +402,4 @@ class PFVGallery(widgets.VBox):
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None or self.images is None:
             return bundle
-        data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["image/png"] = base64.b64encode(png_bytes(tile(self.images, COLUMNS), 2)).decode("ascii")
-        return bundle
+        return with_png_fallback(bundle, tile(self.images, COLUMNS), 2)

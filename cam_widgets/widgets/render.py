@@ -11,6 +11,7 @@ so that values near 0 fade into the image instead of veiling it in the diverging
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -58,3 +59,11 @@ def png_bytes(rgb: np.ndarray, scale: int = 1) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def with_png_fallback(bundle, rgb: np.ndarray, scale: int):
+    """A widget's mime bundle (a ``data`` dict, or a ``(data, metadata)`` tuple) with the PNG of
+    ``rgb`` added as ``image/png``: what a saved notebook shows where no kernel runs."""
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    data["image/png"] = base64.b64encode(png_bytes(rgb, scale)).decode("ascii")
+    return bundle

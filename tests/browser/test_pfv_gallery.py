@@ -19,7 +19,7 @@ def record(change=None):
     Path("pfv_received.json").write_text(json.dumps({
         "opacity": gallery.opacity_control.value, "layer": gallery.result.layer,
         "selection": list(gallery.selection), "source0": gallery.image_traces[0].source[-64:],
-        "viewer_index": getattr(gallery, "viewer_index", None), "error": gallery.error.value}))
+        "viewer_index": gallery.viewer_index, "error": gallery.error.value}))
 for control in (gallery.opacity_control, gallery.layer_control):
     control.observe(record, names="value")
 gallery.recompute_button.on_click(record)
@@ -56,7 +56,7 @@ def test_gallery_in_jupyterlab(jupyterlab, page):
     handle = page.locator(".widget-slider .noUi-handle").first
     handle.focus()
     handle.press("ArrowRight")
-    state = wait_for_received(received, lambda s: abs(s["opacity"] - 0.75) < 1e-9)
+    wait_for_received(received, lambda s: abs(s["opacity"] - 0.75) < 1e-9)
     page.wait_for_function("([s, h]) => document.querySelector(s).getAttribute('href') !== h",
                            arg=[IMAGES, href], timeout=30_000, polling=200)
 
