@@ -1,59 +1,49 @@
-"""Resolve layers and capture their outputs (or inputs) during one forward pass.
+"""Capture layer outputs (or inputs) during one forward pass.
 
 Every hook lives only inside ``run_and_capture`` and is removed in ``finally``, also when the
 forward raises.  The model's mode, ``requires_grad`` flags, parameters and ``.grad`` are never
-touched.
+touched.  Resolving names and finding layers lives in ``layers``.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Collection, Iterable, Mapping
+import os
+import sys
+from collections.abc import Collection, Mapping
 
 import torch
 from torch import Tensor, nn
 
-LayerSpec = str | nn.Module
+from .layers import LayerSpec, call_model, conv_ndim, find_deepest_spatial_layer, resolve_layers
+
+__all__ = ["LayerSpec", "conv_ndim", "find_deepest_spatial_layer", "resolve_layers", "run_and_capture"]
+
+_CHECKPOINT_FILE = os.path.join("torch", "utils", "checkpoint.py")
+_FUNCTION_FILE = os.path.join("torch", "autograd", "function.py")
 
 
-def conv_ndim(model: nn.Module) -> int | None:
-    """Spatial dimensionality of the model: that of its first ``ConvNd`` (None if it has none)."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.conv._ConvNd):
-            return len(module.kernel_size)
+def hidden_from_autograd(grad_mode_known: bool = True) -> str | None:
+    """Why a hook that runs now cannot be differentiated through, or None: inside a reentrant
+    ``torch.utils.checkpoint`` segment or a custom ``autograd.Function``, the segment runs without
+    a graph and its output is tied to the Function's own backward, never to what a hook keeps; or,
+    when ``grad_mode_known`` (grad was enabled by the first capture), inside a ``no_grad`` block."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.endswith(_CHECKPOINT_FILE) and code.co_name == "forward":
+            return (
+                "it runs inside torch.utils.checkpoint(..., use_reentrant=True), which hides the segment's "
+                "activations from autograd: use use_reentrant=False (or turn gradient checkpointing off while "
+                "explaining), or choose a layer outside the checkpointed segment"
+            )
+        if code.co_filename.endswith(_FUNCTION_FILE) and code.co_name == "apply":
+            return ("it runs inside a custom torch.autograd.Function, whose forward has no graph: choose a layer "
+                    "outside that Function")
+        frame = frame.f_back
+    if grad_mode_known and not torch.is_grad_enabled():
+        return ("it runs inside a torch.no_grad() block of the model's forward: choose a layer outside that block, "
+                "or remove the no_grad from the model's forward")
     return None
-
-
-def resolve_layers(model: nn.Module, layers: Iterable[LayerSpec]) -> dict[str, nn.Module]:
-    """Map names from ``model.named_modules()`` (or module objects) to ``{name: module}``.
-
-    Raises ``KeyError`` for an unknown name, listing close matches and the valid names.
-    """
-    named = dict(model.named_modules())
-    names_by_id = {id(m): n for n, m in named.items()}
-    resolved: dict[str, nn.Module] = {}
-    for layer in layers:
-        if isinstance(layer, nn.Module):
-            if id(layer) not in names_by_id:
-                raise KeyError(f"module {type(layer).__name__} is not part of the model; pass one of its submodules or a name")
-            name = names_by_id[id(layer)]
-        elif isinstance(layer, str):
-            name = layer
-            if name not in named or name == "":
-                raise KeyError(_unknown_layer_message(name, named))
-        else:
-            raise TypeError(f"a layer is a name from model.named_modules() or an nn.Module, got {type(layer).__name__}")
-        resolved[name] = named[name]
-    if not resolved:
-        raise ValueError("no layer given: pass at least one layer name, or layers=None for the default")
-    return resolved
-
-
-def _unknown_layer_message(name: str, named: Mapping[str, nn.Module]) -> str:
-    valid = [n for n in named if n]
-    close = difflib.get_close_matches(name, valid, n=5, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return f"unknown layer {name!r}.{hint} Valid layer names: {', '.join(valid)}"
 
 
 def run_and_capture(
@@ -62,6 +52,7 @@ def run_and_capture(
     modules: Mapping[str, nn.Module],
     differentiable: bool,
     inputs: Collection[str] = (),
+    hidden: dict[str, str] | None = None,
 ) -> tuple[object, dict[str, Tensor]]:
     """Run ``model(x)`` once and return its output and the output of every module in ``modules``
     (for the names in ``inputs``: the module's input, its first positional argument, kept by a
@@ -70,7 +61,8 @@ def run_and_capture(
     Each hook keeps the tensor and hands a clone downstream, so a following in-place op
     (``ReLU(inplace=True)``) cannot overwrite what was captured.  With ``differentiable=True`` the
     autograd graph starts at the first captured layer: the forward runs without grad until then,
-    that activation becomes a leaf, and nothing below it is differentiated.
+    that activation becomes a leaf, and nothing below it is differentiated.  ``hidden`` (if given)
+    receives, per layer, why autograd cannot see it (``hidden_from_autograd``).
     """
     activations: dict[str, Tensor] = {}
     calls: dict[str, int] = {}
@@ -91,6 +83,10 @@ def run_and_capture(
                 f"layer {name!r} ({type(module).__name__}) {'takes' if what == 'input' else 'returns'} "
                 f"{type(value).__name__}, not a tensor; choose a submodule whose {what} is a single tensor"
             )
+        if differentiable and hidden is not None:
+            reason = hidden_from_autograd(grad_mode_known=bool(activations))
+            if reason:
+                hidden[name] = reason
         if differentiable and not activations:
             value = value.detach().requires_grad_(True)
             torch.set_grad_enabled(True)
@@ -117,7 +113,7 @@ def run_and_capture(
     ]
     try:
         with torch.no_grad():
-            output = model(x)
+            output = call_model(model, x)
     finally:
         for handle in handles:
             handle.remove()
@@ -125,36 +121,3 @@ def run_and_capture(
     if missing:
         raise ValueError(f"layer(s) {missing} did not run in the model's forward pass, so they have no activations")
     return output, activations
-
-
-def find_deepest_spatial_layer(model: nn.Module, x: Tensor) -> str:
-    """The default layer: of the modules whose output still has spatial extent (more than one
-    position), the one with the fewest positions, the last to run among equals."""
-    spatial_ndim = x.ndim - 2
-    seen: list[tuple[int, int, str]] = []
-    calls: dict[str, int] = {}
-
-    def make_hook(name: str):
-        def hook(module: nn.Module, inputs: tuple, output: object) -> None:
-            calls[name] = calls.get(name, 0) + 1
-            if isinstance(output, Tensor) and output.ndim == spatial_ndim + 2:
-                positions = int(torch.tensor(output.shape[2:]).prod())
-                if positions > 1:
-                    seen.append((positions, -len(seen), name))
-
-        return hook
-
-    handles = [m.register_forward_hook(make_hook(n)) for n, m in model.named_modules() if n]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    candidates = [entry for entry in seen if calls[entry[2]] == 1]
-    if not candidates:
-        raise ValueError(
-            "found no layer whose output has spatial dims (B, C, *spatial) and runs once per forward; "
-            "pass layers=[...] explicitly"
-        )
-    return min(candidates)[2]

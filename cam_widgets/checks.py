@@ -28,6 +28,10 @@ def check_batch(model: nn.Module, x: Tensor, spatial_ndim: int | None) -> Tensor
         hint = " (add the batch dim with x.unsqueeze(0))" if x.ndim == spatial_ndim + 1 else ""
         raise ValueError(f"the model's convolutions are {spatial_ndim}D, so x must be a batch {layout}; "
                          f"got shape {tuple(x.shape)}{hint}")
+    if x.ndim >= 1 and x.shape[0] == 0:
+        raise ValueError(f"x is an empty batch, shape {tuple(x.shape)}: give at least one sample")
+    if 0 in x.shape[1:]:
+        raise ValueError(f"x has an empty dim, shape {tuple(x.shape)}: every channel and spatial dim needs a size >= 1")
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
     parameter = next(model.parameters(), None)

@@ -3,24 +3,31 @@
     explainer = CAMExplainer(model, layers=["features.8"])
     result = explainer.explain(x, target=3, method="respondcam")   # x: (B, C, *spatial)
 
-The forward pass is cached (a *session*, keyed by the input tensor and the model's weights), so
-changing the target, method or layer reuses it; gradients come from ``torch.autograd.grad``
-w.r.t. the captured activations only (never ``.backward()``, never parameter gradients).
+The forward pass is cached (a *session*), so changing the target, method or layer reuses it. A
+session is reused only while the input holds the same values (compared exactly with a copy) and
+the weights are unchanged (identity, ``_version`` and a fingerprint of every value, so writes
+through ``.data`` count too: ``fingerprint``). Gradients come from ``torch.autograd.grad`` w.r.t.
+the captured activations only (never ``.backward()``, never parameter gradients), with autograd
+switched on for the call, so ``explain`` works under ``torch.no_grad()`` and
+``torch.inference_mode()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import torch
 from torch import Tensor, nn
 
+from .capture import run_and_capture
 from .checks import check_batch, require_eval_mode, require_finite
-from .capture import LayerSpec, conv_ndim, find_deepest_spatial_layer, resolve_layers, run_and_capture
+from .fingerprint import InputSnapshot, WeightsFingerprint, model_tensors
+from .layers import LayerSpec, conv_ndim, find_deepest_spatial_layer, require_spatial, resolve_layers
 from .methods import Method, get_method
 from .resample import upsample
 from .targets import Classes, Target, as_target
@@ -61,11 +68,11 @@ class CAMResult:
 class _Session:
     """The cached forward pass for one input."""
 
-    input: Tensor
-    input_version: int
-    weights_key: tuple
+    input: InputSnapshot
+    weights: WeightsFingerprint
     output: Tensor
     activations: dict[str, Tensor]
+    hidden: dict[str, str]
     gradients: OrderedDict[Hashable, tuple[Tensor, dict[str, Tensor | None]]] = field(default_factory=OrderedDict)
 
 
@@ -74,7 +81,11 @@ class CAMExplainer:
 
     ``layers``: names from ``model.named_modules()`` or module objects; ``None`` picks the deepest
     layer whose output still has spatial dims.  ``output``: for models that return a dict or tuple,
-    the key, index or callable that selects the scores tensor (e.g. ``"out"``).
+    the key, index or callable that selects the scores tensor (e.g. ``"out"``).  ``check_weights``:
+    fingerprint every parameter and buffer on each call, so a cached forward pass never outlives a
+    change of the weights' values (about 1-7% of a batch-1 forward pass, ``bench/fingerprint.py``);
+    ``False`` notices only changes that autograd sees (replaced tensors, in-place ops outside
+    ``.data``), for users who never write weights through ``.data``.
     """
 
     def __init__(
@@ -83,12 +94,14 @@ class CAMExplainer:
         layers: Iterable[LayerSpec] | None = None,
         output: OutputSelector = None,
         all_class_memory: int = DEFAULT_ALL_CLASS_MEMORY,
+        check_weights: bool = True,
     ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self.output = output
         self.all_class_memory = all_class_memory
+        self.check_weights = bool(check_weights)
         self._modules: dict[str, nn.Module] = {} if layers is None else resolve_layers(model, _as_list(layers))
         self._conv_ndim = conv_ndim(model)
         self._session: _Session | None = None
@@ -110,15 +123,16 @@ class CAMExplainer:
     ) -> CAMResult:
         """Explain ``y = target(model(x))`` at ``layer`` with ``method``; ``x`` is a batch ``(B, C, *spatial)``.
 
-        ``target``: ``None`` (each sample's predicted class), an int, one int per sample,
-        ``ClassScore(c)``, ``PixelSet(c, mask)`` or any callable ``outputs -> (B,)``.
+        ``target``: ``None`` (each sample's predicted class), an int, one int per sample (a list,
+        NumPy array or tensor), ``ClassScore(c)``, ``PixelSet(c, mask)`` or any callable ``outputs -> (B,)``.
         """
         cam_method = get_method(method)
-        session, name = self._prepare(x, layer)
-        target_fn = as_target(target, session.output)
-        scores, gradients = self._gradients(session, target_fn)
+        with autograd_enabled():
+            session, name = self._prepare(x, layer)
+            target_fn = as_target(target, session.output)
+            scores, gradients = self._gradients(session, target_fn)
         if gradients[name] is None:
-            raise ValueError(f"the explained output does not depend on layer {name!r}: choose a layer on its path")
+            raise ValueError(_not_on_path(f"the explained output does not depend on layer {name!r}", session, [name]))
         activations = session.activations[name].detach()
         return self._result(cam_method, activations, gradients[name], scores, name, x, repr(target_fn))
 
@@ -129,20 +143,22 @@ class CAMExplainer:
         classes go in chunks sized so that the gradients stay under ``all_class_memory`` bytes.
         """
         cam_method = get_method(method)
-        session, name = self._prepare(x, layer)
-        logits = session.output
-        if logits.ndim != 2:
-            raise ValueError(
-                f"explain_all_classes needs class scores (B, C), the output has shape {tuple(logits.shape)}; "
-                "for segmentation explain one PixelSet at a time"
-            )
-        activation = session.activations[name]
-        gradients = self._all_class_gradients(logits, activation, name)
+        with autograd_enabled():
+            session, name = self._prepare(x, layer)
+            logits = session.output
+            if logits.ndim != 2:
+                raise ValueError(
+                    f"explain_all_classes needs class scores (B, C), the output has shape {tuple(logits.shape)}; "
+                    "for segmentation explain one PixelSet at a time"
+                )
+            activation = session.activations[name]
+            gradients = self._all_class_gradients(logits, activation, name, session)
         return self._result(cam_method, activation.detach(), gradients, logits.detach(), name, x, "all classes")
 
     def predict(self, x: Tensor) -> Tensor:
         """The model's (selected) output for ``x``, from the cached forward pass when there is one."""
-        session, _ = self._prepare(x, None)
+        with autograd_enabled():
+            session, _ = self._prepare(x, None)
         return session.output.detach()
 
     def clear(self) -> None:
@@ -155,41 +171,49 @@ class CAMExplainer:
         require_eval_mode(self.model)
         x = check_batch(self.model, x, self._conv_ndim)
         if not self._modules:
-            self._modules = resolve_layers(self.model, [find_deepest_spatial_layer(self.model, x)])
+            self._modules = resolve_layers(self.model, [find_deepest_spatial_layer(self.model, self._on_device(x))])
         modules = dict(self._modules)
         if layer is None:
             name = next(iter(modules))
         else:
             (name, module), = resolve_layers(self.model, [layer]).items()
             modules.setdefault(name, module)  # captured on demand, kept only if the forward succeeds
-        session = self._session
-        if session is None or not self._session_matches(session, x) or name not in session.activations:
-            session = self._forward(x, modules)
+        session, weights = self._session, self._weights()  # one fingerprint per call, also when a forward follows
+        if session is None or not self._session_matches(session, x, weights) or name not in session.activations:
+            session = self._forward(x, modules, name, weights)
             self._session, self._modules = session, modules
         return session, name
 
-    def _session_matches(self, session: _Session, x: Tensor) -> bool:
-        return (
-            session.input is x
-            and session.input_version == x._version
-            and session.weights_key == self._weights_key()
-        )
+    @staticmethod
+    def _session_matches(session: _Session, x: Tensor, weights: WeightsFingerprint) -> bool:
+        return session.weights == weights and session.input.matches(x)
 
-    def _forward(self, x: Tensor, modules: dict[str, nn.Module]) -> _Session:
+    def _forward(self, x: Tensor, modules: dict[str, nn.Module], name: str, weights: WeightsFingerprint) -> _Session:
         require_finite(x, "CAM")
         self._session = None  # free the old graph before building a new one
-        device_x = x.to(self._device()) if self._device() is not None else x
-        raw_output, activations = run_and_capture(self.model, device_x, modules, differentiable=True)
+        device_x = self._on_device(x)
+        hidden: dict[str, str] = {}
+        try:
+            raw_output, activations = run_and_capture(self.model, device_x, modules, differentiable=True, hidden=hidden)
+        except RuntimeError as error:
+            if "Inference tensors cannot be saved for backward" in str(error):
+                raise RuntimeError(_INFERENCE_TENSORS) from error
+            raise
+        require_spatial(self.model, device_x, name, activations[name], modules[name])
         output = self._select_output(raw_output)
-        return _Session(x, x._version, self._weights_key(), output, activations)
+        if not bool(torch.isfinite(output.detach()).all()):
+            raise ValueError(
+                f"the model's output for this input contains NaN or inf (dtype {output.dtype}); every map of it would be "
+                "NaN: check the input's scale, or run a float16 / bfloat16 model in float32 (model.float(), x.float())"
+            )
+        return _Session(InputSnapshot(x), weights, output, activations, hidden)
 
-    def _weights_key(self) -> tuple:
-        tensors = itertools.chain(self.model.parameters(), self.model.buffers())
-        return tuple((t.data_ptr(), t._version) for t in tensors)
+    def _weights(self) -> WeightsFingerprint:
+        return WeightsFingerprint(model_tensors(self.model), check_values=self.check_weights)
 
-    def _device(self) -> torch.device | None:
+    def _on_device(self, x: Tensor) -> Tensor:
         first = next(itertools.chain(self.model.parameters(), self.model.buffers()), None)
-        return None if first is None else first.device
+        return x if first is None else x.to(first.device)
 
     def _select_output(self, raw_output: object) -> Tensor:
         selector = self.output
@@ -225,33 +249,39 @@ class CAMExplainer:
             raise ValueError(f"a target must return one scalar per sample, shape ({batch},); got {shape}")
         names = list(session.activations)
         if not y.requires_grad:
-            raise ValueError(f"the explained output does not depend on any captured layer ({', '.join(names)})")
-        grads = torch.autograd.grad(
-            y, [session.activations[n] for n in names], grad_outputs=torch.ones_like(y),
-            retain_graph=True, allow_unused=True,
-        )
-        result = (y.detach(), dict(zip(names, grads)))
+            raise ValueError(_not_on_path(
+                f"the explained output does not depend on any captured layer ({', '.join(names)})", session, names))
+        tracked = [n for n in names if session.activations[n].requires_grad]  # others ran where autograd was off
+        with _reentrant_checkpoint_explained():
+            grads = torch.autograd.grad(
+                y, [session.activations[n] for n in tracked], grad_outputs=torch.ones_like(y),
+                retain_graph=True, allow_unused=True,
+            )
+        result = (y.detach(), {n: dict(zip(tracked, grads)).get(n) for n in names})
         if key is not None:
             session.gradients[key] = result
             while len(session.gradients) > GRADIENT_CACHE_SIZE:
                 session.gradients.popitem(last=False)
         return result
 
-    def _all_class_gradients(self, logits: Tensor, activation: Tensor, name: str) -> Tensor:
+    def _all_class_gradients(self, logits: Tensor, activation: Tensor, name: str, session: _Session) -> Tensor:
         """``(C, B, K, *S)``: the gradient of each class's logit, from batched cotangents
         ``e_c`` (``is_grads_batched``), ``chunk`` classes per call."""
         n_classes = logits.shape[1]
         chunk = max(1, min(n_classes, self.all_class_memory // max(1, activation.numel() * activation.element_size())))
+        if not (logits.requires_grad and activation.requires_grad):
+            raise ValueError(_not_on_path(f"the model's output does not depend on layer {name!r}", session, [name]))
         eye = torch.eye(n_classes, dtype=logits.dtype, device=logits.device)
         pieces = []
         for start in range(0, n_classes, chunk):
             cotangents = eye[start:start + chunk, None, :].expand(-1, logits.shape[0], -1)
-            (grad,) = torch.autograd.grad(
-                logits, activation, grad_outputs=cotangents, retain_graph=True, allow_unused=True,
-                is_grads_batched=True,
-            )
+            with _reentrant_checkpoint_explained():
+                (grad,) = torch.autograd.grad(
+                    logits, activation, grad_outputs=cotangents, retain_graph=True, allow_unused=True,
+                    is_grads_batched=True,
+                )
             if grad is None:
-                raise ValueError(f"the model's output does not depend on layer {name!r}: choose a layer on its path")
+                raise ValueError(_not_on_path(f"the model's output does not depend on layer {name!r}", session, [name]))
             pieces.append(grad)
         return torch.cat(pieces) if len(pieces) > 1 else pieces[0]
 
@@ -260,9 +290,53 @@ class CAMExplainer:
     def _result(
         self, method: Method, activations: Tensor, gradients: Tensor, scores: Tensor, layer: str, x: Tensor, target: str
     ) -> CAMResult:
+        if activations.dtype in LOW_PRECISION:  # the method's sums and eps in float32 (Respond-CAM's eps is 0 in float16)
+            activations, gradients = activations.float(), gradients.float()
         raw, weights = method.raw_and_weights(activations, gradients)
         return CAMResult(raw=raw, scores=scores, weights=weights, layer=layer, method=method.name,
                          signed=not method.final_relu, target=target, input_size=tuple(x.shape[2:]))
+
+
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+_INFERENCE_TENSORS = (
+    "the model's parameters or buffers are inference tensors (created or loaded inside torch.inference_mode()), "
+    "and autograd cannot differentiate through them, so no CAM can be computed: create or load the model outside "
+    "inference mode (torch.no_grad() is fine), or clone its tensors once outside it, e.g. "
+    "model.load_state_dict({k: v.clone() for k, v in model.state_dict().items()})"
+)
+
+
+@contextlib.contextmanager
+def autograd_enabled() -> Iterator[None]:
+    """Autograd on for one call, whatever the caller's mode: a CAM needs gradients even when
+    evaluation code runs under ``torch.no_grad()`` or ``torch.inference_mode()``."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+@contextlib.contextmanager
+def _reentrant_checkpoint_explained() -> Iterator[None]:
+    """torch refuses ``autograd.grad`` through a reentrant checkpoint above the layer: say what to do."""
+    try:
+        yield
+    except RuntimeError as error:
+        if "use_reentrant=True" not in str(error):
+            raise
+        raise ValueError(
+            "the model runs part of its forward in torch.utils.checkpoint(..., use_reentrant=True) above the explained "
+            "layer, and reentrant checkpointing cannot be differentiated with torch.autograd.grad, which CAMs need: "
+            "use use_reentrant=False (or turn gradient checkpointing off while explaining)"
+        ) from error
+
+
+def _not_on_path(message: str, session: _Session, names: Iterable[str]) -> str:
+    """The error for a layer the target does not depend on, with the reason autograd could not see
+    it when the capture found one (reentrant checkpointing, a custom Function, a no_grad block)."""
+    reasons = [f"layer {n!r}: {session.hidden[n]}" for n in names if n in session.hidden]
+    if reasons:
+        return f"{message}, because autograd cannot see it: " + "; ".join(reasons)
+    return f"{message}: choose a layer on its path"
 
 
 def _as_list(layers: Iterable[LayerSpec] | LayerSpec) -> list[LayerSpec]:

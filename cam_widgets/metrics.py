@@ -63,7 +63,9 @@ def evaluate_sum_to_score(
     progress: bool = True,
 ) -> dict[str, SumToScore]:
     """Run the evaluation over a data set (a DataLoader or any iterable of batches ``x`` or
-    ``(x, label)``), one forward pass per batch shared by all ``methods``."""
+    ``(x, label)``; a single tensor is one batch), one forward pass per batch shared by all ``methods``."""
+    if isinstance(batches, Tensor):
+        batches = [batches]
     collected: dict[str, list[SumToScore]] = {m: [] for m in methods}
     total = len(batches) if hasattr(batches, "__len__") else None
     for batch in tqdm(batches, total=total, disable=not progress, desc="sum-to-score"):

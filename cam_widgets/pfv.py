@@ -42,7 +42,8 @@ from functools import cached_property
 import torch
 from torch import Tensor, nn
 
-from .capture import LayerSpec, conv_ndim, resolve_layers, run_and_capture
+from .capture import run_and_capture
+from .layers import LayerSpec, conv_ndim, resolve_layers
 from .checks import check_batch, require_eval_mode, require_finite
 from .resample import upsample
 

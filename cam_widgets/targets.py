@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Union
 
+import numbers
+
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -22,13 +25,27 @@ Classes = Union[int, Sequence[int], Tensor]
 Target = Callable[[Tensor], Tensor]
 
 
+def class_tensor(classes: Classes) -> Tensor:
+    """Class indices as an integer tensor of 0 or 1 dims, from an int (Python or NumPy), a sequence,
+    a NumPy array or a tensor; anything else is refused with what is accepted."""
+    try:
+        index = classes if isinstance(classes, Tensor) else torch.as_tensor(np.asarray(classes))
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"class indices must be an int or a 1-D sequence of ints, got {classes!r} ({error})") from None
+    if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
+        raise TypeError(f"class indices must be integers, got dtype {index.dtype}")
+    if index.ndim > 1 and index.numel() != index.shape[0]:
+        raise ValueError(
+            f"class indices must be one int or a 1-D sequence of ints (one per sample), got shape {tuple(index.shape)}; "
+            "to explain a region of a segmentation output use PixelSet(c, mask)"
+        )
+    return index.reshape(-1) if index.ndim else index
+
+
 def _class_index(classes: Classes, outputs: Tensor) -> Tensor:
     """Per-sample class indices ``(B,)`` on the outputs' device, checked against ``C``."""
     batch, n_classes = outputs.shape[0], outputs.shape[1]
-    index = torch.as_tensor(classes, device=outputs.device)
-    if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
-        raise TypeError(f"class indices must be integers, got dtype {index.dtype}")
-    index = index.long().reshape(-1)
+    index = class_tensor(classes).to(outputs.device).long().reshape(-1)
     if index.numel() == 1:
         index = index.expand(batch)
     if index.numel() != batch:
@@ -46,6 +63,7 @@ class ClassScore:
     """``y_b = outputs[b, c_b]``: the pre-softmax score of class ``c`` (one int, or one per sample)."""
 
     def __init__(self, classes: Classes):
+        class_tensor(classes)
         self.classes = classes
 
     def __call__(self, outputs: Tensor) -> Tensor:
@@ -58,7 +76,7 @@ class ClassScore:
         return outputs.gather(1, index[:, None])[:, 0]
 
     def cache_key(self) -> tuple:
-        return ("class", tuple(torch.as_tensor(self.classes).reshape(-1).tolist()))
+        return ("class", tuple(class_tensor(self.classes).reshape(-1).tolist()))
 
     def __repr__(self) -> str:
         return f"ClassScore({self.classes!r})"
@@ -73,8 +91,10 @@ class PixelSet:
     """
 
     def __init__(self, classes: Classes, mask: Tensor | Sequence):
+        class_tensor(classes)
         self.classes = classes
         self.mask = torch.as_tensor(mask)
+        _check_weights(self.mask)
 
     def __call__(self, outputs: Tensor) -> Tensor:
         spatial = tuple(outputs.shape[2:])
@@ -83,6 +103,7 @@ class PixelSet:
                 f"PixelSet needs a segmentation output (B, C, *spatial), got shape {tuple(outputs.shape)}; "
                 "for class scores use ClassScore(c) or an int target"
             )
+        _check_weights(self.mask)  # again: the mask may have been written since
         mask = self.mask.to(device=outputs.device)
         batch = outputs.shape[0]
         if tuple(mask.shape) == spatial:
@@ -99,11 +120,22 @@ class PixelSet:
 
     def cache_key(self) -> tuple:
         mask = self.mask.detach().cpu().contiguous()
-        return ("pixels", tuple(torch.as_tensor(self.classes).reshape(-1).tolist()),
+        return ("pixels", tuple(class_tensor(self.classes).reshape(-1).tolist()),
                 tuple(mask.shape), str(mask.dtype), hash(mask.numpy().tobytes()))
 
     def __repr__(self) -> str:
         return f"PixelSet({self.classes!r}, mask of shape {tuple(self.mask.shape)}, {int(self.mask.count_nonzero())} set)"
+
+
+def _check_weights(mask: Tensor) -> None:
+    if mask.is_complex():
+        raise TypeError(f"a pixel-set mask is bool (the set) or real weights, got dtype {mask.dtype}")
+    if mask.is_floating_point() and not bool(torch.isfinite(mask).all()):
+        bad = int((~torch.isfinite(mask)).sum())
+        raise ValueError(
+            f"the pixel-set mask (shape {tuple(mask.shape)}, {mask.dtype}) has {bad} NaN or inf weight(s), which would "
+            "make y and every map NaN: give finite weights (e.g. torch.nan_to_num(mask)) or a bool mask"
+        )
 
 
 def as_target(target: Classes | Target | None, outputs: Tensor) -> Target:
@@ -116,12 +148,12 @@ def as_target(target: Classes | Target | None, outputs: Tensor) -> Target:
                 f"the output has shape {tuple(outputs.shape)}: pass a PixelSet(c, mask) for segmentation"
             )
         return ClassScore(outputs.argmax(1))
-    if isinstance(target, (int, Sequence, Tensor)) and not isinstance(target, str):
+    if isinstance(target, (numbers.Integral, Sequence, Tensor, np.ndarray, np.generic)) and not isinstance(target, (str, bool, np.bool_)):
         return ClassScore(target)
     if callable(target):
         return target
     raise TypeError(
-        f"unsupported target {target!r}: give an int, a list/tensor of ints (one per sample), "
+        f"unsupported target {target!r}: give an int, a list / NumPy array / tensor of ints (one per sample), "
         "ClassScore(c), PixelSet(c, mask) or a callable outputs -> (B,) tensor"
     )
 

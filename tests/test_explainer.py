@@ -109,7 +109,9 @@ def test_one_forward_serves_targets_methods_and_captured_layers():
         assert counter["n"] == 1
         explainer.explain(x, 0, layer="1")  # not captured yet: captured on demand, one more forward
         assert counter["n"] == 2 and "1" in explainer.layers
-        explainer.explain(x.clone(), 0)  # a new input tensor: a new session
+        explainer.explain(x.clone(), 0)  # another tensor with the same values: the same session
+        assert counter["n"] == 2
+        explainer.explain(x + 1e-9, 0)  # other values: a new session
         assert counter["n"] == 3
     finally:
         handle.remove()

@@ -148,13 +148,14 @@ def test_one_forward_per_sample_and_compare_mode():
 
 def test_errors_are_shown_and_the_viewer_keeps_working():
     viewer = CAMViewer(CAMExplainer(float_model(2), layers=["7"]), torch.randn(1, 8, 8))
-    shown = viewer.target_class
-    viewer.target_class = 7
-    assert viewer.error.startswith("IndexError: class index 7 out of range") and not viewer.busy
-    viewer.target_class = shown  # back to what was shown before the error
+    shown, result = viewer.target_class, viewer.result
+    viewer.target_class = 7  # refused: the trait, the map and the result stay those of the last valid class
+    assert viewer.target_class == shown and viewer.result is result and not viewer.busy
+    assert "target_class = 7 was not applied" in viewer.error and "0..4 (the model has 5 classes)" in viewer.error
+    viewer.target_class = (shown + 1) % 5  # a valid change clears the message
     assert viewer.error == "" and viewer.result.scores.shape == (1,)
     viewer.sample = 4
-    assert "sample 4 out of range" in viewer.error
+    assert viewer.sample == 0 and "sample (the batch's index) must be 0..0, got 4" in viewer.error
     with pytest.raises(ValueError, match="give one sample .* or a batch"):
         CAMViewer(CAMExplainer(float_model(2)), torch.randn(8, 8))
     with pytest.raises(ValueError, match="3 class names for a model with 5 outputs"):

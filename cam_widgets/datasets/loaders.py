@@ -37,17 +37,23 @@ def load_volume(
             zeros); otherwise keep them as they are.
 
     Raises:
-        ValueError: for an unsupported shape or file extension, or an ``.npz`` file that does
-            not hold exactly one array.
+        ValueError: for an unsupported shape or file extension, an ``.npz`` file that does
+            not hold exactly one array, or NaN / inf values.
         ImportError: when the package for the file format is not installed.
     """
     if isinstance(path_or_array, torch.Tensor):
-        data = path_or_array.detach().cpu().numpy()
+        data, source = path_or_array.detach().cpu().numpy(), "the tensor"
     elif isinstance(path_or_array, np.ndarray):
-        data = path_or_array
+        data, source = path_or_array, "the array"
     else:
-        data = _read(Path(path_or_array))
+        data, source = _read(Path(path_or_array)), str(path_or_array)
     x = np.array(_channel_first(np.asarray(data)), dtype=np.float32)
+    finite = np.isfinite(x)
+    if not finite.all():
+        raise ValueError(
+            f"{source} holds {int(x.size - finite.sum())} NaN or inf value(s) of {x.size} (or values beyond float32's "
+            "range); a CAM of it would be NaN: replace them first, e.g. np.nan_to_num(data, nan=0.0)"
+        )
     if normalize:
         x -= x.mean(dtype=np.float64)
         std = x.std(dtype=np.float64)

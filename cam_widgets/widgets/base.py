@@ -12,9 +12,12 @@ import numpy as np
 import traitlets as t
 from torch import Tensor
 
+from ..layers import resolve_layers
+from ..methods import get_method
 from .codec import decode_array, encode_array
 from .colormaps import SEQUENTIAL
 from .render import compose, png_bytes, with_png_fallback
+from .validation import Integer, Real, fraction, index_in, one_of
 
 
 def encode_map(values: Tensor, signed: bool) -> dict:
@@ -26,16 +29,93 @@ def encode_map(values: Tensor, signed: bool) -> dict:
 
 
 class ExplainerWidget(anywidget.AnyWidget):
-    """Base of the CAM widgets: subclasses define ``image``, ``cam``, ``cam_signed``, ``opacity``,
-    ``colormap`` and ``slice_index`` traits, and call ``_compute_once``."""
+    """Base of the CAM widgets: the traits both widgets share, one check of every control value set
+    from Python (``_check_trait``: invalid values are refused as the browser would clamp them, the
+    widget shows why and keeps its last valid state; in the constructor they raise), and
+    ``_compute_once``. Subclasses set ``self.explainer`` before calling ``__init__``, call
+    ``_ready()`` at the end of theirs, and add their own checks to ``_check_trait``."""
 
     busy = t.Bool(False).tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     notice = t.Unicode("").tag(sync=True)
+    # set by Python
+    image = t.Dict().tag(sync=True)
+    cam = t.Dict().tag(sync=True)
+    cam_signed = t.Bool(False).tag(sync=True)
+    compare = t.Dict().tag(sync=True)
+    compare_signed = t.Bool(False).tag(sync=True)
+    class_names = t.List(t.Unicode()).tag(sync=True)
+    layers = t.List(t.Unicode()).tag(sync=True)
+    methods = t.List(t.Unicode()).tag(sync=True)
+    # controls that call Python
+    layer = t.Unicode("").tag(sync=True)
+    method = t.Unicode("gradcam").tag(sync=True)
+    target_class = Integer(0).tag(sync=True)
+    compare_method = t.Unicode("").tag(sync=True)
+    # display controls (handled in the browser, observable here)
+    slice_index = Integer(0).tag(sync=True)
+    opacity = Real(0.5).tag(sync=True)
+    colormap = t.Unicode("inferno").tag(sync=True)
+
+    MIN_TARGET_CLASS = 0
 
     def __init__(self, **kwargs):
         self._computed: Hashable | None = None
+        self._constructed = False
+        self._refused = ""
         super().__init__(**kwargs)
+
+    def _ready(self) -> None:
+        """From now on an invalid value shows in the widget instead of raising."""
+        self._constructed = True
+
+    @t.validate("layer", "method", "compare_method", "target_class", "slice_index", "opacity", "colormap")
+    def _validate_shared(self, proposal: dict) -> object:
+        return self._accept(proposal["trait"].name, proposal["value"])
+
+    def _accept(self, name: str, value: object) -> object:
+        """``value`` checked (and normalised, e.g. a method alias to its name), or, when it is
+        invalid after construction, the trait's current value with the reason in ``error``."""
+        try:
+            value = self._check_trait(name, value)
+        except (ValueError, KeyError, TypeError) as problem:
+            reason = problem.args[0] if isinstance(problem, KeyError) and problem.args else problem
+            if not self._constructed:
+                raise ValueError(f"{name}: {reason}") from None
+            self._refused = self.error = f"{name} = {value!r} was not applied (kept {getattr(self, name)!r}): {reason}"
+            return getattr(self, name)
+        if self._refused and self.error == self._refused:
+            self._refused = self.error = ""
+        return value
+
+    def _check_trait(self, name: str, value: object) -> object:
+        """Check one control value; subclasses handle their own traits and defer the rest here."""
+        if name == "layer":
+            (resolved, _), = resolve_layers(self.explainer.model, [value]).items()
+            if resolved not in self.layers:
+                self.layers = [*self.layers, resolved]  # captured on demand: offer it in the select too
+            return resolved
+        if name == "method":
+            return get_method(value).name
+        if name == "compare_method":
+            return get_method(value).name if value else ""
+        if name == "target_class":
+            n = len(self.class_names)
+            if not self.MIN_TARGET_CLASS <= value < n:
+                low = "-1 (none), 0" if self.MIN_TARGET_CLASS < 0 else "0"
+                raise ValueError(f"target_class must be {low}..{n - 1} (the model has {n} classes), got {value}")
+            return value
+        if name == "slice_index":
+            return index_in(value, self._slice_count(), "slice_index")
+        if name == "opacity":
+            return fraction(value, "opacity")
+        if name == "colormap":
+            return one_of(value, SEQUENTIAL, "colormap")
+        raise KeyError(name)
+
+    def _slice_count(self) -> int:
+        """How many slices the main panel's axis has (1 for 2D)."""
+        raise NotImplementedError
 
     def _compute_once(self, key: Hashable, compute: Callable[[], None]) -> None:
         """Run ``compute`` (which sets traits) unless ``key`` was computed last; show its error instead
@@ -47,22 +127,17 @@ class ExplainerWidget(anywidget.AnyWidget):
         try:
             with self.hold_sync(), self.hold_trait_notifications():
                 compute()
-                self._computed, self.error = key, ""
+                self._computed, self.error, self._refused = key, "", ""
         except Exception as error:
             self.error, self._computed = f"{type(error).__name__}: {error}", None
         finally:
             self.busy = False
 
-    def _fail(self, message: str) -> None:
-        self.error, self._computed = message, None
-
     # --- static rendering ------------------------------------------------------------------------
 
     def _panel_slice(self, volume: np.ndarray) -> np.ndarray:
         """The 2D slice the main panel shows (subclasses with an axis control override it)."""
-        if volume.ndim == 3:
-            return volume[min(max(self.slice_index, 0), volume.shape[0] - 1)]
-        return volume
+        return volume[self.slice_index] if volume.ndim == 3 else volume
 
     def _panel_window(self) -> tuple[float, float] | None:
         return None
@@ -71,8 +146,13 @@ class ExplainerWidget(anywidget.AnyWidget):
         return False
 
     def _main_panel(self) -> np.ndarray:
-        """The main panel as RGB, composed exactly as the browser does."""
-        image, cam = self._panel_slice(decode_array(self.image)), self._panel_slice(decode_array(self.cam))
+        """The main panel as RGB, composed exactly as the browser does (the input alone while there is no map,
+        e.g. a picker before anything is picked)."""
+        image = self._panel_slice(decode_array(self.image))
+        if not self.cam:
+            return compose(image, np.zeros_like(image), (self.image["vmin"], self.image["vmax"]), (0.0, 1.0), False,
+                           "inferno", 0.0, self._panel_window(), False)
+        cam = self._panel_slice(decode_array(self.cam))
         colormap = self.colormap if self.colormap in SEQUENTIAL else "inferno"
         return compose(image, cam, (self.image["vmin"], self.image["vmax"]), (self.cam["vmin"], self.cam["vmax"]),
                        self.cam_signed, colormap, self.opacity, self._panel_window(), self._panel_relu())

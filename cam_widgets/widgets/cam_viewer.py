@@ -26,6 +26,7 @@ from ..targets import ClassScore, PixelSet, from_prediction
 from .base import ExplainerWidget, encode_map
 from .codec import encode_array
 from .static_files import css, esm
+from .validation import Integer, index_in, voxel_in, window_of
 
 MAX_DISPLAY_VOXELS = {2: 1024 * 1024, 3: 128**3}
 """Inputs larger than this are downsampled for display (with a notice); the CAM is computed at full size."""
@@ -37,30 +38,15 @@ class CAMViewer(ExplainerWidget):
     _esm = esm("cam_viewer.js")
     _css = css("cam_viewer.css")
 
-    # set by Python
-    image = t.Dict().tag(sync=True)
-    cam = t.Dict().tag(sync=True)
-    cam_signed = t.Bool(False).tag(sync=True)
-    compare = t.Dict().tag(sync=True)
-    compare_signed = t.Bool(False).tag(sync=True)
-    layers = t.List(t.Unicode()).tag(sync=True)
-    methods = t.List(t.Unicode()).tag(sync=True)
-    class_names = t.List(t.Unicode()).tag(sync=True)
+    # set by Python (the shared traits are declared in ExplainerWidget)
     class_scores = t.List(t.Float()).tag(sync=True)
     class_probs = t.List(t.Float()).tag(sync=True)
     n_samples = t.Int(1).tag(sync=True)
     # controls that call Python
-    layer = t.Unicode("").tag(sync=True)
-    method = t.Unicode("gradcam").tag(sync=True)
-    target_class = t.Int(0).tag(sync=True)
-    sample = t.Int(0).tag(sync=True)
-    compare_method = t.Unicode("").tag(sync=True)
+    sample = Integer(0).tag(sync=True)
     # display-only controls (handled in the browser, observable here)
-    slice_index = t.Int(0).tag(sync=True)
-    axis = t.Int(0).tag(sync=True)
+    axis = Integer(0).tag(sync=True)
     crosshair = t.List(t.Int()).tag(sync=True)
-    opacity = t.Float(0.5).tag(sync=True)
-    colormap = t.Unicode("inferno").tag(sync=True)
     relu = t.Bool(False).tag(sync=True)
     window = t.List(t.Float()).tag(sync=True)
 
@@ -101,8 +87,10 @@ class CAMViewer(ExplainerWidget):
             crosshair=[n // 2 for n in self._display_shape],
             notice=_notice(spatial, self._display_shape),
         )
+        self._ready()
         self._recompute()
         self.observe(lambda change: self._recompute(), names=["sample", "layer", "method", "target_class", "compare_method"])
+        self.observe(self._follow_axis, names=["axis"])
 
     # --- the Python API ----------------------------------------------------------------------------
 
@@ -132,12 +120,33 @@ class CAMViewer(ExplainerWidget):
             return ClassScore(self.target_class)
         return PixelSet(self.target_class, from_prediction(output, self.target_class))
 
+    @t.validate("sample", "axis", "crosshair", "window")
+    def _validate_own(self, proposal: dict) -> object:
+        return self._accept(proposal["trait"].name, proposal["value"])
+
+    def _check_trait(self, name: str, value: object) -> object:
+        ndim = len(self._display_shape)
+        if name == "sample":
+            return index_in(value, len(self._samples), "sample (the batch's index)")
+        if name == "axis":
+            return index_in(value, 3, "axis (0 = z, 1 = y, 2 = x)") if ndim == 3 else index_in(value, 1, "axis of a 2D image")
+        if name == "crosshair":
+            return voxel_in(value, self._display_shape, "crosshair")
+        if name == "window":
+            return window_of(value)
+        return super()._check_trait(name, value)
+
+    def _slice_count(self) -> int:
+        return self._display_shape[self.axis] if len(self._display_shape) == 3 else 1
+
+    def _follow_axis(self, change: dict) -> None:
+        """As the browser does: a slice index outside the new axis's range moves to the crosshair's."""
+        if not 0 <= self.slice_index < self._slice_count():
+            self.slice_index = self.crosshair[self.axis] if len(self.crosshair) == 3 else self._slice_count() // 2
+
     def _recompute(self) -> None:
         """Explain the current (sample, layer, class, method[, compare method]) and send the maps, the
         image too when the sample changed, in one message."""
-        if not 0 <= self.sample < len(self._samples):
-            n = len(self._samples)
-            return self._fail(f"sample {self.sample} out of range: the batch has {n} samples (0..{n - 1})")
         key = (self.sample, self.layer, self.target_class, self.method, self.compare_method)
         self._compute_once(key, self._explain_and_send)
 
@@ -164,9 +173,7 @@ class CAMViewer(ExplainerWidget):
         return encode_array(self._display(self._samples[self.sample][0].float().mean(0)))
 
     def _panel_slice(self, volume: np.ndarray) -> np.ndarray:
-        if volume.ndim == 3:
-            return np.take(volume, min(max(self.slice_index, 0), volume.shape[self.axis] - 1), axis=self.axis)
-        return volume
+        return np.take(volume, self.slice_index, axis=self.axis) if volume.ndim == 3 else volume
 
     def _panel_window(self) -> tuple[float, float] | None:
         return tuple(self.window) if len(self.window) == 2 else None

@@ -13,6 +13,7 @@ one click away, and ``compare_method`` shows the two side by side.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from ..targets import PixelSet
 from .base import ExplainerWidget, encode_map
 from .codec import encode_array
 from .static_files import css, esm
+from .validation import Integer, Real, one_of
 
 
 def pack_mask(mask: np.ndarray) -> dict:
@@ -56,27 +58,17 @@ class PixelSetPicker(ExplainerWidget):
     _esm = esm("pixel_set_picker.js")
     _css = css("pixel_set_picker.css")
 
-    image = t.Dict().tag(sync=True)
     labels = t.Dict().tag(sync=True)
-    cam = t.Dict().tag(sync=True)
-    cam_signed = t.Bool(False).tag(sync=True)
-    compare = t.Dict().tag(sync=True)
-    compare_signed = t.Bool(False).tag(sync=True)
-    class_names = t.List(t.Unicode()).tag(sync=True)
-    layers = t.List(t.Unicode()).tag(sync=True)
-    methods = t.List(t.Unicode()).tag(sync=True)
     n_selected = t.Int(0).tag(sync=True)
     mask_bits = t.Dict().tag(sync=True)
-    target_class = t.Int(-1).tag(sync=True)
-    layer = t.Unicode("").tag(sync=True)
+    target_class = Integer(-1).tag(sync=True)
     method = t.Unicode("hirescam").tag(sync=True)
-    compare_method = t.Unicode("").tag(sync=True)
-    slice_index = t.Int(0).tag(sync=True)
     tool = t.Unicode("region").tag(sync=True)
-    brush_radius = t.Float(3.0).tag(sync=True)
-    opacity = t.Float(0.5).tag(sync=True)
-    colormap = t.Unicode("inferno").tag(sync=True)
+    brush_radius = Real(3.0).tag(sync=True)
     show_labels = t.Bool(True).tag(sync=True)
+
+    MIN_TARGET_CLASS = -1
+    TOOLS = ("point", "region", "brush", "lasso", "rectangle", "erase")
 
     def __init__(
         self,
@@ -118,6 +110,7 @@ class PixelSetPicker(ExplainerWidget):
             slice_index=spatial[0] // 2 if len(spatial) == 3 else 0,
             mask_bits=pack_mask(np.zeros(spatial, bool) if mask is None else _as_bool(mask)),
         )
+        self._ready()
         self._recompute()
         self.observe(lambda change: self._recompute(),
                      names=["mask_bits", "target_class", "layer", "method", "compare_method"])
@@ -154,6 +147,22 @@ class PixelSetPicker(ExplainerWidget):
     def load_mask(self, path: str | Path) -> None:
         """Load ``M`` from a ``.npy`` file saved by ``save_mask`` (or any bool / 0-1 array of the right shape)."""
         self.mask = np.load(path)
+
+    @t.validate("tool", "brush_radius")
+    def _validate_own(self, proposal: dict) -> object:
+        return self._accept(proposal["trait"].name, proposal["value"])
+
+    def _check_trait(self, name: str, value: object) -> object:
+        if name == "tool":
+            return one_of(value, self.TOOLS, "tool")
+        if name == "brush_radius":
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"brush_radius must be a positive number of pixels, got {value}")
+            return value
+        return super()._check_trait(name, value)
+
+    def _slice_count(self) -> int:
+        return self._spatial[0] if len(self._spatial) == 3 else 1
 
     # --- computing ---------------------------------------------------------------------------------
 
@@ -195,5 +204,9 @@ def _one_sample(x: Tensor, spatial_ndim: int | None) -> Tensor:
 
 
 def _as_bool(mask: np.ndarray | Tensor) -> np.ndarray:
+    """The pixel set as bool: nonzero values are in it; NaN or inf (which bool() would count as in) are refused."""
     array = mask.detach().cpu().numpy() if isinstance(mask, Tensor) else np.asarray(mask)
+    if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+        raise ValueError(f"the mask has {int((~np.isfinite(array)).sum())} NaN or inf value(s); a pixel set is a bool "
+                         "array (or 0 / 1 values) of the output's spatial shape")
     return array.astype(bool)
