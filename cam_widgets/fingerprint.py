@@ -7,9 +7,10 @@ autograd's version counter (``param.data.copy_(ema)``, ``x.data.mul_(2)``, a Num
 * The weights (every parameter and buffer) are summarised by a fingerprint that reads each value
   once: for a floating tensor ``t`` flattened and cut into rows of ``L = 4096`` values,
 
-      f(t) = (T r, t_tail . r[:tail]),   T = the rows of t,  r_i = s_i u_i,  s_i = +-1,  u_i in [1, 2)
+      f(t) = T r,   T = the rows of t (one per row),   r_i = s_i u_i,  s_i = +-1,  u_i in [1, 2)
 
-  with ``r`` fixed (seeded) for the process. Every position has its own multiplier, so a change of
+  (tensors whose size is not a whole number of rows, the small ones included, are concatenated
+  first and treated as one; the last partial row is dotted with the first multipliers), with ``r`` fixed (seeded) for the process. Every position has its own multiplier, so a change of
   any value, a swap of two filters or a permutation changes ``f`` (up to float rounding: a change
   smaller than about 1e-7 of a row's ``|T r|`` can go unnoticed, which is below what the model's
   own float32 arithmetic resolves). Non-floating tensors (``num_batches_tracked``) are kept as
@@ -51,8 +52,8 @@ def fingerprints(tensors: Iterable[Tensor]) -> Tensor:
     """``f`` of many tensors as one 1-D float64 tensor, with few operations per tensor (the check
     runs on every call, so dispatch overhead matters as much as memory bandwidth): a float32 / float64
     tensor of whole rows in one ``mv``; the others of each dtype and device (the small ones: biases,
-    norm parameters; those of odd sizes) flattened into one buffer in one C++ call, zero-padded to
-    whole rows and done in one more, followed by their length; non-floating tensors kept as copies."""
+    norm parameters; those of odd sizes) flattened into one buffer in one C++ call and done the same
+    way, its last partial row dotted with the first multipliers; non-floating tensors kept as copies."""
     pieces: list[Tensor] = []
     rest: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
     with torch.no_grad():
@@ -68,8 +69,10 @@ def fingerprints(tensors: Iterable[Tensor]) -> Tensor:
         for group in rest.values():
             joined = torch._utils._flatten_dense_tensors(group)
             joined = joined.float() if joined.dtype in (torch.float16, torch.bfloat16) else joined
-            pieces.append(_rows(torch.nn.functional.pad(joined, (0, -joined.numel() % ROW))))
-            pieces.append(torch.tensor([float(joined.numel())], dtype=joined.dtype, device=joined.device))
+            whole = joined.numel() // ROW * ROW
+            if whole:
+                pieces.append(_rows(joined[:whole]))
+            pieces.append((joined[whole:] @ _multipliers(joined.dtype, joined.device)[: joined.numel() - whole])[None])
     if not pieces:
         return torch.zeros(0, dtype=torch.float64)
     if len({p.device for p in pieces}) > 1:

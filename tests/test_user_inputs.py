@@ -82,3 +82,16 @@ def test_a_forward_that_fails_on_the_input_says_which_input(setup):
         notes = getattr(caught.value, "__notes__", [])
         assert any("raised by the model's forward pass on x of shape (1, " in n and "channels and spatial size" in n
                    for n in notes), notes
+
+
+def test_inputs_that_require_grad_or_have_other_layouts_give_the_same_maps(setup):
+    explainer, x = setup
+    expected = explainer.explain(x, 1).raw
+    tracked = x.clone().requires_grad_(True)
+    torch.testing.assert_close(CAMExplainer(explainer.model, layers=["4"]).explain(tracked, 1).raw, expected)
+    assert tracked.grad is None
+    strided = x.transpose(2, 3).contiguous().transpose(2, 3)
+    channels_last = x.contiguous(memory_format=torch.channels_last)
+    assert not strided.is_contiguous()
+    for other in (strided, channels_last):
+        torch.testing.assert_close(CAMExplainer(explainer.model, layers=["4"]).explain(other, 1).raw, expected)

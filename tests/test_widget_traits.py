@@ -139,3 +139,16 @@ def test_picker_png_before_anything_is_picked_is_the_input(tmp_path):
     panel = picker._main_panel()
     assert panel.shape == (8, 8, 3) and (panel[..., 0] == panel[..., 2]).all()  # grey: the input alone
     assert picker.save_png(tmp_path / "p.png").stat().st_size > 0
+
+
+def test_widgets_show_and_explain_their_own_copy_of_the_input():
+    explainer = CAMExplainer(classifier(2).float(), layers=["4"])
+    x = torch.randn(2, 1, 8, 8)
+    original = x.clone()
+    viewer = CAMViewer(explainer, x)
+    image = viewer.image["buffer"]
+    x.mul_(-3)  # the user's tensor changes after the viewer was made
+    viewer.target_class = (viewer.target_class + 1) % 5
+    expected = explainer.explain(original[:1], viewer.target_class, viewer.method, viewer.layer)
+    torch.testing.assert_close(viewer.result.raw, expected.raw)
+    assert viewer.image["buffer"] == image

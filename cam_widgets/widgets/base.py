@@ -9,6 +9,7 @@ from pathlib import Path
 
 import anywidget
 import numpy as np
+import torch
 import traitlets as t
 from torch import Tensor
 
@@ -26,6 +27,12 @@ def encode_map(values: Tensor, signed: bool) -> dict:
         bound = float(values.abs().max())
         return encode_array(values, -bound, bound)
     return encode_array(values)
+
+
+def own_copy(x: Tensor | np.ndarray) -> Tensor:
+    """The widget's own copy of the user's input: the image it shows and the maps it explains come from
+    the same values, whatever is later written into the user's array."""
+    return (x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))).detach().clone()
 
 
 class ExplainerWidget(anywidget.AnyWidget):

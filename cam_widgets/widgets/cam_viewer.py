@@ -23,7 +23,7 @@ from ..explainer import CAMExplainer, CAMResult
 from ..methods import METHODS, get_method
 from ..resample import upsample
 from ..targets import ClassScore, PixelSet, from_prediction
-from .base import ExplainerWidget, encode_map
+from .base import ExplainerWidget, encode_map, own_copy
 from .codec import encode_array
 from .static_files import css, esm
 from .validation import Integer, index_in, voxel_in, window_of
@@ -183,10 +183,8 @@ class CAMViewer(ExplainerWidget):
 
 
 def _as_samples(x: Tensor, spatial_ndim: int | None) -> list[Tensor]:
-    """One ``(1, C, *spatial)`` tensor per sample; each stays the same object, so the explainer's
-    cached forward pass is reused while the sample does not change."""
-    if not isinstance(x, Tensor):
-        x = torch.as_tensor(np.asarray(x))
+    """One ``(1, C, *spatial)`` tensor per sample, views of the widget's own copy of ``x``."""
+    x = own_copy(x)
     if spatial_ndim is None:
         raise ValueError("the model has no convolution, so the viewer cannot tell a sample from a batch")
     if x.ndim == spatial_ndim + 1:

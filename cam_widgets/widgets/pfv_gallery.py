@@ -133,7 +133,7 @@ class PFVGallery(widgets.VBox):
             raise ValueError(f"labels: one class per sample, {len(batch)} for this batch, "
                              f"got {len(torch.as_tensor(labels).flatten())}")
         self.pfv = pfv_explainer
-        self.batch = batch
+        self.batch = batch.detach().clone()  # the gallery's own copy: images and colours from the same values
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.labels = None if labels is None else [int(v) for v in torch.as_tensor(labels).flatten().tolist()]
         self.explainer_for_viewer = explainer_for_viewer

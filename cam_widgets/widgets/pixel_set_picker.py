@@ -25,7 +25,7 @@ from torch import Tensor
 from ..explainer import CAMExplainer, CAMResult
 from ..methods import METHODS, get_method
 from ..targets import PixelSet
-from .base import ExplainerWidget, encode_map
+from .base import ExplainerWidget, encode_map, own_copy
 from .codec import encode_array
 from .static_files import css, esm
 from .validation import Integer, Real, one_of
@@ -191,8 +191,7 @@ class PixelSetPicker(ExplainerWidget):
 
 
 def _one_sample(x: Tensor, spatial_ndim: int | None) -> Tensor:
-    if not isinstance(x, Tensor):
-        x = torch.as_tensor(np.asarray(x))
+    x = own_copy(x)
     if spatial_ndim is None:
         raise ValueError("the model has no convolution, so the picker cannot tell an image from a batch")
     if x.ndim == spatial_ndim + 1:
