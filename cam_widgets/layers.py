@@ -179,10 +179,10 @@ def find_deepest_spatial_layer(model: nn.Module, x: Tensor) -> str:
 
 
 def spatial_layers_near(model: nn.Module, x: Tensor, name: str, count: int = 3) -> list[str]:
-    """The spatial layers (output ``(B, C, *S)``, run once) that finished closest before ``name``
-    (the last ones first), or, when none did, the first ones after it."""
+    """The spatial layers (output ``(B, C, *S)`` with more than one position, run once) that finished
+    closest before ``name`` (the last ones first), or, when none did, the first ones after it."""
     traced = trace_outputs(model, x)
-    spatial = [t for t in traced if t.positions > 0 and t.calls == 1 and t.name != name]
+    spatial = [t for t in traced if t.positions > 1 and t.calls == 1 and t.name != name]
     order = next((t.order for t in traced if t.name == name), len(traced))
     before = sorted((t for t in spatial if t.order < order), key=lambda t: -t.order)
     after = sorted((t for t in spatial if t.order > order), key=lambda t: t.order)

@@ -152,3 +152,16 @@ def test_widgets_show_and_explain_their_own_copy_of_the_input():
     expected = explainer.explain(original[:1], viewer.target_class, viewer.method, viewer.layer)
     torch.testing.assert_close(viewer.result.raw, expected.raw)
     assert viewer.image["buffer"] == image
+
+
+def test_refresh_explains_the_current_state_with_the_changed_weights():
+    model = classifier(2).float()
+    explainer = CAMExplainer(model, layers=["4"])
+    viewer = CAMViewer(explainer, torch.randn(1, 8, 8))
+    before = viewer.result.raw.clone()
+    model[2].weight.data.mul_(-1)
+    assert torch.equal(viewer.result.raw, before)  # the widget does not watch the model by itself
+    viewer.refresh()
+    fresh = CAMExplainer(model, layers=["4"]).explain(viewer._samples[0], viewer.target_class).raw
+    torch.testing.assert_close(viewer.result.raw, fresh)
+    assert not torch.allclose(viewer.result.raw, before)

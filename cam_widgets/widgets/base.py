@@ -124,6 +124,12 @@ class ExplainerWidget(anywidget.AnyWidget):
         """How many slices the main panel's axis has (1 for 2D)."""
         raise NotImplementedError
 
+    def refresh(self) -> None:
+        """Explain the current state again, e.g. after the model's weights or the explainer changed (a
+        widget recomputes by itself only when one of its controls changes)."""
+        self._computed = None
+        self._recompute()
+
     def _compute_once(self, key: Hashable, compute: Callable[[], None]) -> None:
         """Run ``compute`` (which sets traits) unless ``key`` was computed last; show its error instead
         of raising, and keep the widget working. Observers see the new traits together, and the
