@@ -83,7 +83,8 @@ class CAMExplainer:
     layer whose output still has spatial dims.  ``output``: for models that return a dict or tuple,
     the key, index or callable that selects the scores tensor (e.g. ``"out"``).  ``check_weights``:
     fingerprint every parameter and buffer on each call, so a cached forward pass never outlives a
-    change of the weights' values (about 1-7% of a batch-1 forward pass, ``bench/fingerprint.py``);
+    change of the weights' values (one read of them: 2-4% of a forward pass at batch 8 and 5-14% at
+    batch 1 on two CPU cores, ``bench/fingerprint.py``);
     ``False`` notices only changes that autograd sees (replaced tensors, in-place ops outside
     ``.data``), for users who never write weights through ``.data``.
     """
@@ -257,7 +258,8 @@ class CAMExplainer:
                 y, [session.activations[n] for n in tracked], grad_outputs=torch.ones_like(y),
                 retain_graph=True, allow_unused=True,
             )
-        result = (y.detach(), {n: dict(zip(tracked, grads)).get(n) for n in names})
+        by_name = dict(zip(tracked, grads))
+        result = (y.detach(), {n: by_name.get(n) for n in names})
         if key is not None:
             session.gradients[key] = result
             while len(session.gradients) > GRADIENT_CACHE_SIZE:

@@ -118,7 +118,7 @@ class ExplainerWidget(anywidget.AnyWidget):
             return fraction(value, "opacity")
         if name == "colormap":
             return one_of(value, SEQUENTIAL, "colormap")
-        raise KeyError(name)
+        raise NotImplementedError(f"no check for the trait {name!r}")
 
     def _slice_count(self) -> int:
         """How many slices the main panel's axis has (1 for 2D)."""
