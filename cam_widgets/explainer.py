@@ -249,6 +249,13 @@ class CAMExplainer:
             shape = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
             raise ValueError(f"a target must return one scalar per sample, shape ({batch},); got {shape}")
         names = list(session.activations)
+        if not y.is_floating_point():
+            raise TypeError(f"a target must return floating scores (B,) computed from the output, got dtype {y.dtype} "
+                            "(an argmax or a count cannot be differentiated: explain a logit or a sum of logits)")
+        if not y.requires_grad and session.output.requires_grad:
+            raise ValueError("the target's value does not depend on the model's output through autograd: did it call "
+                             ".detach(), .item(), .numpy() or build a new tensor? Compute it with torch operations on "
+                             "the output it is given")
         if not y.requires_grad:
             raise ValueError(_not_on_path(
                 f"the explained output does not depend on any captured layer ({', '.join(names)})", session, names))

@@ -55,6 +55,17 @@ def sum_to_score(all_classes: CAMResult) -> SumToScore:
     return SumToScore(l1=l1, tau=tau)
 
 
+def batch_input(batch: object) -> Tensor:
+    """The input of one data-loader batch: ``x``, ``(x, label, ...)``, or a dict with ``"image"`` (MONAI's)."""
+    if isinstance(batch, (tuple, list)):
+        return batch[0]
+    if isinstance(batch, dict):
+        if "image" not in batch:
+            raise KeyError(f"a dict batch needs the input under 'image' (MONAI's convention); its keys are {list(batch)}")
+        return batch["image"]
+    return batch
+
+
 def evaluate_sum_to_score(
     explainer: CAMExplainer,
     batches: Iterable,
@@ -62,14 +73,14 @@ def evaluate_sum_to_score(
     layer: str | None = None,
     progress: bool = True,
 ) -> dict[str, SumToScore]:
-    """Run the evaluation over a data set (a DataLoader or any iterable of batches ``x`` or
-    ``(x, label)``; a single tensor is one batch), one forward pass per batch shared by all ``methods``."""
+    """Run the evaluation over a data set (a DataLoader or any iterable of batches ``x``,
+    ``(x, label)`` or ``{"image": x, ...}``; a single tensor is one batch), one forward pass per batch shared by all ``methods``."""
     if isinstance(batches, Tensor):
         batches = [batches]
     collected: dict[str, list[SumToScore]] = {m: [] for m in methods}
     total = len(batches) if hasattr(batches, "__len__") else None
     for batch in tqdm(batches, total=total, disable=not progress, desc="sum-to-score"):
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        x = batch_input(batch)
         for method in methods:
             collected[method].append(sum_to_score(explainer.explain_all_classes(x, method=method, layer=layer)))
     explainer.clear()

@@ -167,3 +167,18 @@ def test_an_overflowing_output_is_refused_not_explained_as_nan(x):
         model[11].weight.mul_(3e4)
     with pytest.raises(ValueError, match=r"output for this input contains NaN or inf \(dtype torch.float16\)"):
         CAMExplainer(model, layers=["4"]).explain((x * 100).half(), 1)
+
+
+def test_pfv_runs_wrapped_compiled_half_and_inference_mode_models_like_the_plain_one(x):
+    from cam_widgets import PFVExplainer
+
+    model = classifier(2)
+    expected = PFVExplainer(model).explain(x)
+    for wrapped in (nn.DataParallel(model).eval(), torch.compile(model, backend="eager")):
+        result = PFVExplainer(wrapped).explain(x)
+        assert result.layer.endswith(expected.layer) and result.layer != expected.layer
+        torch.testing.assert_close(result.rgb, expected.rgb)
+    with torch.inference_mode():
+        torch.testing.assert_close(PFVExplainer(model).explain(x.clone()).rgb, expected.rgb)
+    half = PFVExplainer(classifier(2).half()).explain(x.half())
+    assert half.rgb.dtype == torch.float16 and float((half.rgb.double() - expected.rgb).abs().mean()) < 0.02

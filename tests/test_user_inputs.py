@@ -95,3 +95,22 @@ def test_inputs_that_require_grad_or_have_other_layouts_give_the_same_maps(setup
     assert not strided.is_contiguous()
     for other in (strided, channels_last):
         torch.testing.assert_close(CAMExplainer(explainer.model, layers=["4"]).explain(other, 1).raw, expected)
+
+
+def test_targets_that_break_the_graph_are_named_as_the_cause(setup):
+    explainer, x = setup
+    with pytest.raises(TypeError, match="a target must return floating scores .* got dtype torch.int64"):
+        explainer.explain(x, lambda out: out.argmax(1))
+    with pytest.raises(ValueError, match=r"does not depend on the model's output through autograd: did it call \.detach"):
+        explainer.explain(x, lambda out: out[:, 1].detach())
+    torch.testing.assert_close(explainer.explain(x, lambda out: out[:, 1]).raw, explainer.explain(x, 1).raw)
+
+
+def test_sum_to_score_takes_monai_style_dict_batches(setup):
+    explainer, x = setup
+    as_dicts = evaluate_sum_to_score(explainer, [{"image": x, "label": torch.zeros(3)}], methods=("respondcam",),
+                                     progress=False)
+    np.testing.assert_array_equal(as_dicts["respondcam"].l1,
+                                  evaluate_sum_to_score(explainer, [x], methods=("respondcam",), progress=False)["respondcam"].l1)
+    with pytest.raises(KeyError, match=r"needs the input under 'image'.*keys are \['img'\]"):
+        evaluate_sum_to_score(explainer, [{"img": x}], progress=False)

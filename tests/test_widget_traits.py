@@ -165,3 +165,9 @@ def test_refresh_explains_the_current_state_with_the_changed_weights():
     fresh = CAMExplainer(model, layers=["4"]).explain(viewer._samples[0], viewer.target_class).raw
     torch.testing.assert_close(viewer.result.raw, fresh)
     assert not torch.allclose(viewer.result.raw, before)
+
+
+def test_list_traits_take_numpy_numbers(viewer):
+    viewer.crosshair = list(np.array([1, 2, 3]))
+    viewer.window = [np.float32(-1.0), np.float64(2.0)]
+    assert viewer.crosshair == [1, 2, 3] and viewer.window == [-1.0, 2.0] and viewer.error == ""

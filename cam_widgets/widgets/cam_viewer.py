@@ -26,7 +26,7 @@ from ..targets import ClassScore, PixelSet, from_prediction
 from .base import ExplainerWidget, encode_map, own_copy
 from .codec import encode_array
 from .static_files import css, esm
-from .validation import Integer, index_in, voxel_in, window_of
+from .validation import Integer, Real, index_in, voxel_in, window_of
 
 MAX_DISPLAY_VOXELS = {2: 1024 * 1024, 3: 128**3}
 """Inputs larger than this are downsampled for display (with a notice); the CAM is computed at full size."""
@@ -46,9 +46,9 @@ class CAMViewer(ExplainerWidget):
     sample = Integer(0).tag(sync=True)
     # display-only controls (handled in the browser, observable here)
     axis = Integer(0).tag(sync=True)
-    crosshair = t.List(t.Int()).tag(sync=True)
+    crosshair = t.List(Integer()).tag(sync=True)
     relu = t.Bool(False).tag(sync=True)
-    window = t.List(t.Float()).tag(sync=True)
+    window = t.List(Real()).tag(sync=True)
 
     def __init__(
         self,
