@@ -158,7 +158,7 @@ def test_errors_are_shown_and_the_viewer_keeps_working():
     assert viewer.sample == 0 and "sample (the batch's index) must be 0..0, got 4" in viewer.error
     with pytest.raises(ValueError, match="give one sample .* or a batch"):
         CAMViewer(CAMExplainer(float_model(2)), torch.randn(8, 8))
-    with pytest.raises(ValueError, match="3 class names for a model with 5 outputs"):
+    with pytest.raises(ValueError, match="3 class names for a model with 5 output classes"):
         CAMViewer(CAMExplainer(float_model(2)), torch.randn(1, 8, 8), class_names=["a", "b", "c"])
 
 

@@ -4,7 +4,7 @@ notebook keeps as a static fallback where no kernel runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 
 import anywidget
@@ -13,6 +13,7 @@ import torch
 import traitlets as t
 from torch import Tensor
 
+from ..explainer import CAMExplainer
 from ..layers import resolve_layers
 from ..methods import get_method
 from .codec import decode_array, encode_array
@@ -35,12 +36,26 @@ def own_copy(x: Tensor | np.ndarray) -> Tensor:
     return (x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))).detach().clone()
 
 
+def checked_explainer(explainer: object, widget: str) -> CAMExplainer:
+    if not isinstance(explainer, CAMExplainer):
+        raise TypeError(f"{widget} needs a CAMExplainer, got {type(explainer).__name__}")
+    return explainer
+
+
+def named_classes(class_names: Sequence[str] | None, n_classes: int) -> list[str]:
+    """The class names shown (``"0" .. "C-1"`` by default), one per output class."""
+    names = [str(c) for c in range(n_classes)] if class_names is None else [str(n) for n in class_names]
+    if len(names) != n_classes:
+        raise ValueError(f"got {len(names)} class names for a model with {n_classes} output classes")
+    return names
+
+
 class ExplainerWidget(anywidget.AnyWidget):
     """Base of the CAM widgets: the traits both widgets share, one check of every control value set
     from Python (``_check_trait``: invalid values are refused as the browser would clamp them, the
     widget shows why and keeps its last valid state; in the constructor they raise), and
-    ``_compute_once``. Subclasses set ``self.explainer`` before calling ``__init__``, call
-    ``_ready()`` at the end of theirs, and add their own checks to ``_check_trait``."""
+    ``_compute_once``. Subclasses set ``self.explainer`` (``checked_explainer``) before calling
+    ``__init__``, call ``_ready()`` at the end of theirs, and add their own checks to ``_check_trait``."""
 
     busy = t.Bool(False).tag(sync=True)
     error = t.Unicode("").tag(sync=True)

@@ -20,10 +20,10 @@ import traitlets as t
 from torch import Tensor
 
 from ..explainer import CAMExplainer, CAMResult
-from ..methods import METHODS, get_method
+from ..methods import METHODS
 from ..resample import upsample
 from ..targets import ClassScore, PixelSet, from_prediction
-from .base import ExplainerWidget, encode_map, own_copy
+from .base import ExplainerWidget, checked_explainer, encode_map, named_classes, own_copy
 from .codec import encode_array
 from .static_files import css, esm
 from .validation import Integer, Real, index_in, voxel_in, window_of
@@ -61,17 +61,13 @@ class CAMViewer(ExplainerWidget):
         compare_method: str = "",
         max_display_voxels: int | None = None,
     ):
-        if not isinstance(explainer, CAMExplainer):
-            raise TypeError(f"CAMViewer needs a CAMExplainer, got {type(explainer).__name__}")
-        self.explainer = explainer
+        self.explainer = checked_explainer(explainer, "CAMViewer")
         self._samples = _as_samples(x, explainer.spatial_ndim)
         first = self._samples[0]
         spatial = tuple(first.shape[2:])
         output = explainer.predict(first)  # also settles the default layer
         n_classes = output.shape[1]
-        names = [str(c) for c in range(n_classes)] if class_names is None else [str(n) for n in class_names]
-        if len(names) != n_classes:
-            raise ValueError(f"got {len(names)} class names for a model with {n_classes} outputs")
+        names = named_classes(class_names, n_classes)
         limit = max_display_voxels or MAX_DISPLAY_VOXELS.get(len(spatial), 128**3)
         self._display_shape = _display_shape(spatial, limit)
         self._result: CAMResult | None = None
@@ -80,8 +76,7 @@ class CAMViewer(ExplainerWidget):
         predicted = int(output[0].argmax(0).flatten().mode().values) if output.ndim > 2 else int(output[0].argmax())
         super().__init__(
             layers=explainer.layers, methods=list(METHODS), class_names=names, n_samples=len(self._samples),
-            layer=layer or explainer.layers[0], method=get_method(method).name,
-            compare_method=get_method(compare_method).name if compare_method else "",
+            layer=layer or explainer.layers[0], method=method, compare_method=compare_method or "",
             target_class=predicted if target_class is None else int(target_class),
             slice_index=self._display_shape[0] // 2 if len(spatial) == 3 else 0,
             crosshair=[n // 2 for n in self._display_shape],

@@ -23,9 +23,9 @@ import traitlets as t
 from torch import Tensor
 
 from ..explainer import CAMExplainer, CAMResult
-from ..methods import METHODS, get_method
+from ..methods import METHODS
 from ..targets import PixelSet
-from .base import ExplainerWidget, encode_map, own_copy
+from .base import ExplainerWidget, checked_explainer, encode_map, named_classes, own_copy
 from .codec import encode_array
 from .static_files import css, esm
 from .validation import Integer, Real, one_of
@@ -81,9 +81,7 @@ class PixelSetPicker(ExplainerWidget):
         compare_method: str = "",
         mask: np.ndarray | Tensor | None = None,
     ):
-        if not isinstance(explainer, CAMExplainer):
-            raise TypeError(f"PixelSetPicker needs a CAMExplainer, got {type(explainer).__name__}")
-        self.explainer = explainer
+        self.explainer = checked_explainer(explainer, "PixelSetPicker")
         self._x = _one_sample(x, explainer.spatial_ndim)
         output = explainer.predict(self._x)
         spatial = tuple(self._x.shape[2:])
@@ -93,9 +91,7 @@ class PixelSetPicker(ExplainerWidget):
                 f"input; the model returns {tuple(output.shape)} (for class scores use CAMViewer)"
             )
         n_classes = output.shape[1]
-        names = [str(c) for c in range(n_classes)] if class_names is None else [str(n) for n in class_names]
-        if len(names) != n_classes:
-            raise ValueError(f"got {len(names)} class names for a model with {n_classes} output classes")
+        names = named_classes(class_names, n_classes)
         self._spatial = spatial
         self._result: CAMResult | None = None
         self._compare_result: CAMResult | None = None
@@ -104,8 +100,7 @@ class PixelSetPicker(ExplainerWidget):
             image=encode_array(self._x[0].float().mean(0)),
             labels=encode_array(predicted.to(torch.float32), 0, 255),
             class_names=names, layers=explainer.layers, methods=list(METHODS),
-            layer=layer or explainer.layers[0], method=get_method(method).name,
-            compare_method=get_method(compare_method).name if compare_method else "",
+            layer=layer or explainer.layers[0], method=method, compare_method=compare_method or "",
             target_class=-1 if target_class is None else int(target_class),
             slice_index=spatial[0] // 2 if len(spatial) == 3 else 0,
             mask_bits=pack_mask(np.zeros(spatial, bool) if mask is None else _as_bool(mask)),
