@@ -12,10 +12,9 @@ This module imports nothing from the package.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Union
-
-import numbers
 
 import numpy as np
 import torch
