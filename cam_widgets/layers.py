@@ -111,6 +111,12 @@ def unknown_layer_message(name: str, named: Mapping[str, nn.Module]) -> str:
     lowered = {n.lower(): n for n in valid}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=5, cutoff=0.6)
     close = [lowered[c] for c in close] + [n for n in valid if n.endswith("." + name) and lowered.get(n.lower()) not in close]
+    parts_of_name = name.split(".")
+    parent = next((".".join(parts_of_name[:k]) for k in range(len(parts_of_name) - 1, 0, -1)
+                   if ".".join(parts_of_name[:k]) in named), None)
+    if parent:  # the deepest module the name starts with: its convolution-like layers come first
+        inside = [n for n, m in named.items() if n.startswith(parent + ".") and isinstance(m, CANDIDATE_TYPES)]
+        close = inside[-3:] + [c for c in close if c not in inside]
     hint = f" Did you mean {', '.join(repr(c) for c in close[:5])}?" if close else ""
     if len(valid) <= ALL_NAMES_UP_TO:
         return f"unknown layer {name!r}.{hint} Valid layer names: {', '.join(valid)}"

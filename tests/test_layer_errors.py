@@ -65,8 +65,10 @@ def test_unknown_layer_on_a_large_model_gives_close_matches_and_a_short_list():
     assert message.startswith("unknown layer '0.119.O'. Did you mean ") and "'0.119.0'" in message.split("?")[0]
     assert "Convolution and pooling layers (the last 8 of 120): 0.112.0, " in message and ", 0.119.0." in message
     assert "Top-level modules: 0, 1, 2, 3." in message and "named modules" in message
-    with pytest.raises(KeyError, match=r"Did you mean '0.5.2'"):
+    with pytest.raises(KeyError, match=r"Did you mean '0.5.0', '0.5.2'"):  # the convs inside the deepest valid prefix first
         CAMExplainer(model, layers=["0.5.2X"])
+    with pytest.raises(KeyError, match=r"unknown layer '0.7.conv3'. Did you mean '0.7.0', "):
+        CAMExplainer(model, layers=["0.7.conv3"])
 
 
 def test_empty_batches_and_empty_dims_are_refused():
