@@ -24,6 +24,12 @@ from torch import Tensor, nn
 LayerSpec = str | nn.Module
 
 _PARALLEL = (nn.DataParallel, nn.parallel.DistributedDataParallel)
+CANDIDATE_TYPES = (nn.modules.conv._ConvNd, nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)
+"""Layers named in an unknown-layer message (the usual CAM layers are among or right after them)."""
+SHOWN_CANDIDATES = 8
+ALL_NAMES_UP_TO = 24
+"""Models with at most this many named modules get all of them listed in an unknown-layer message."""
+_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
 def _inner(model: nn.Module) -> tuple[nn.Module, str] | None:
@@ -98,19 +104,14 @@ def resolve_layers(model: nn.Module, layers: Iterable[LayerSpec]) -> dict[str, n
     return resolved
 
 
-CANDIDATE_TYPES = (nn.modules.conv._ConvNd, nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)
-SHOWN_CANDIDATES = 8
-_SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
-ALL_NAMES_UP_TO = 24
-
-
 def unknown_layer_message(name: str, named: Mapping[str, nn.Module]) -> str:
     """Close matches, then every name for a small model; for a larger one the last few convolution /
     pooling layers and the top-level children: a few hundred characters however large the model."""
     valid = [n for n in named if n]
     lowered = {n.lower(): n for n in valid}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=5, cutoff=0.6)
-    close = [lowered[c] for c in close] + [n for n in valid if n.endswith("." + name) and lowered.get(n.lower()) not in close]
+    close = [lowered[c] for c in close]
+    close += [n for n in valid if n.endswith("." + name) and n not in close]
     parts_of_name = name.split(".")
     parent = next((".".join(parts_of_name[:k]) for k in range(len(parts_of_name) - 1, 0, -1)
                    if ".".join(parts_of_name[:k]) in named), None)
