@@ -14,9 +14,7 @@ from collections.abc import Collection, Mapping
 import torch
 from torch import Tensor, nn
 
-from .layers import LayerSpec, call_model, conv_ndim, find_deepest_spatial_layer, resolve_layers
-
-__all__ = ["LayerSpec", "conv_ndim", "find_deepest_spatial_layer", "resolve_layers", "run_and_capture"]
+from .layers import call_model
 
 _CHECKPOINT_FILE = os.path.join("torch", "utils", "checkpoint.py")
 _FUNCTION_FILE = os.path.join("torch", "autograd", "function.py")

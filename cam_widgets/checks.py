@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 
@@ -39,6 +41,12 @@ def check_batch(model: nn.Module, x: Tensor, spatial_ndim: int | None) -> Tensor
         raise TypeError(f"x is {x.dtype} but the model's parameters are {parameter.dtype}; "
                         f"convert one of them (e.g. x.to({parameter.dtype}))")
     return x
+
+
+def on_model_device(model: nn.Module, x: Tensor) -> Tensor:
+    """``x`` on the device of the model's first parameter or buffer (as it is for a model with none)."""
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return x if first is None else x.to(first.device)
 
 
 def require_finite(x: Tensor, what: str) -> None:

@@ -15,7 +15,6 @@ switched on for the call, so ``explain`` works under ``torch.no_grad()`` and
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from .capture import run_and_capture
-from .checks import check_batch, require_eval_mode, require_finite
+from .checks import check_batch, on_model_device, require_eval_mode, require_finite
 from .fingerprint import InputSnapshot, WeightsFingerprint, model_tensors
 from .layers import LayerSpec, conv_ndim, find_deepest_spatial_layer, require_spatial, resolve_layers
 from .methods import Method, get_method
@@ -172,7 +171,8 @@ class CAMExplainer:
         require_eval_mode(self.model)
         x = check_batch(self.model, x, self._conv_ndim)
         if not self._modules:
-            self._modules = resolve_layers(self.model, [find_deepest_spatial_layer(self.model, self._on_device(x))])
+            default = find_deepest_spatial_layer(self.model, on_model_device(self.model, x))
+            self._modules = resolve_layers(self.model, [default])
         modules = dict(self._modules)
         if layer is None:
             name = next(iter(modules))
@@ -192,7 +192,7 @@ class CAMExplainer:
     def _forward(self, x: Tensor, modules: dict[str, nn.Module], name: str, weights: WeightsFingerprint) -> _Session:
         require_finite(x, "CAM")
         self._session = None  # free the old graph before building a new one
-        device_x = self._on_device(x)
+        device_x = on_model_device(self.model, x)
         hidden: dict[str, str] = {}
         try:
             raw_output, activations = run_and_capture(self.model, device_x, modules, differentiable=True, hidden=hidden)
@@ -211,10 +211,6 @@ class CAMExplainer:
 
     def _weights(self) -> WeightsFingerprint:
         return WeightsFingerprint(model_tensors(self.model), check_values=self.check_weights)
-
-    def _on_device(self, x: Tensor) -> Tensor:
-        first = next(itertools.chain(self.model.parameters(), self.model.buffers()), None)
-        return x if first is None else x.to(first.device)
 
     def _select_output(self, raw_output: object) -> Tensor:
         selector = self.output

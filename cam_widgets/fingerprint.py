@@ -10,7 +10,8 @@ autograd's version counter (``param.data.copy_(ema)``, ``x.data.mul_(2)``, a Num
       f(t) = T r,   T = the rows of t (one per row),   r_i = s_i u_i,  s_i = +-1,  u_i in [1, 2)
 
   (tensors whose size is not a whole number of rows, the small ones included, are concatenated
-  first and treated as one; the last partial row is dotted with the first multipliers), with ``r`` fixed (seeded) for the process. Every position has its own multiplier, so a change of
+  first and treated as one; the last partial row is dotted with the first multipliers), with
+  ``r`` fixed (seeded) for the process. Every position has its own multiplier, so a change of
   any value, a swap of two filters or a permutation changes ``f`` (up to float rounding: a change
   smaller than about 1e-7 of a row's ``|T r|`` can go unnoticed, which is below what the model's
   own float32 arithmetic resolves). Non-floating tensors (``num_batches_tracked``) are kept as

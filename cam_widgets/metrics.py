@@ -74,7 +74,8 @@ def evaluate_sum_to_score(
     progress: bool = True,
 ) -> dict[str, SumToScore]:
     """Run the evaluation over a data set (a DataLoader or any iterable of batches ``x``,
-    ``(x, label)`` or ``{"image": x, ...}``; a single tensor is one batch), one forward pass per batch shared by all ``methods``."""
+    ``(x, label)`` or ``{"image": x, ...}``; a single tensor is one batch), one forward pass per
+    batch shared by all ``methods``."""
     if isinstance(batches, Tensor):
         batches = [batches]
     collected: dict[str, list[SumToScore]] = {m: [] for m in methods}

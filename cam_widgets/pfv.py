@@ -34,7 +34,6 @@ Choices where the paper is silent or loose (each documented where it is made):
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -43,8 +42,8 @@ import torch
 from torch import Tensor, nn
 
 from .capture import run_and_capture
+from .checks import check_batch, on_model_device, require_eval_mode, require_finite
 from .layers import LayerSpec, conv_ndim, resolve_layers
-from .checks import check_batch, require_eval_mode, require_finite
 from .resample import upsample
 
 N_SIGMA = 1.0
@@ -211,8 +210,7 @@ class PFVExplainer:
     def _check_input(self, x: Tensor) -> Tensor:
         x = check_batch(self.model, x, self._conv_ndim)
         require_finite(x, "PFV")
-        first = next(itertools.chain(self.model.parameters(), self.model.buffers()), None)
-        return x if first is None else x.to(first.device)
+        return on_model_device(self.model, x)
 
 
 def pooling_modules(model: nn.Module) -> dict[str, nn.Module]:
