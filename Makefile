@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
-BUNDLE := cam_widgets/static/cam_viewer.js cam_widgets/static/pixel_set_picker.js
-JS_SOURCES := $(wildcard js/src/*) js/package.json js/package-lock.json
+# js/bundles.json lists the bundles; js/build.mjs builds them all and writes this list of outputs.
+BUNDLE := cam_widgets/static/bundles.txt
+JS_SOURCES := $(shell find js/src -type f) js/build.mjs js/bundles.json js/package.json js/package-lock.json
 
 .PHONY: demo test bench install build browser clean
 

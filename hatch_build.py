@@ -1,13 +1,13 @@
 """Build the widgets' front end (js/ -> cam_widgets/static/) when a wheel or sdist is built, so
 `pip install` of the result needs no node. Skipped when the bundle is already there."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-BUNDLES = ("cam_viewer.js", "pixel_set_picker.js")
 
 
 class FrontEndBuildHook(BuildHookInterface):
@@ -15,7 +15,9 @@ class FrontEndBuildHook(BuildHookInterface):
 
     def initialize(self, version, build_data):
         root = Path(self.root)
-        if all((root / "cam_widgets" / "static" / name).is_file() for name in BUNDLES):
+        names = [name for name in json.loads((root / "js" / "bundles.json").read_text()) if not name.startswith("_")]
+        built = [root / "cam_widgets" / "static" / f"{name}.{kind}" for name in names for kind in ("js", "css")]
+        if all(path.is_file() for path in built):
             return
         npm = shutil.which("npm")
         if npm is None:

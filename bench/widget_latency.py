@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/widget_latency.py                 # both parts (under a minute)
     .venv/bin/python bench/widget_latency.py --quick         # fewer repeats
-    .venv/bin/python bench/widget_latency.py --only slice    # or --only kernel
+    .venv/bin/python bench/widget_latency.py --only slice    # or --only zoom, --only kernel
     .venv/bin/python bench/widget_latency.py --only kernel --verbose --ws-nodelay   # diagnosis
 
 (1) ``slice``: a slice-slider change on a 128^3 volume with a CAM and a compare map, in the browser
@@ -13,6 +13,10 @@
     ``MessageChannel`` message posted from the rAF callback runs after style / layout / paint).
     Events are dispatched from a task at a pseudo-random phase of the frame, over different slices
     and all three axes; "handler + frame render" leaves out the wait for the next frame.
+
+(1b) ``zoom``: zoom (wheel events, in and out about random points) and pan (Ctrl + pointer drags) on the
+    same 128^3 harness state, timed the same way: the handler (the linked CSS transforms of all five
+    panels and their crosshairs) plus the frame that shows it. Zoom and pan never redraw pixels.
 
 (2) ``kernel``: a class / method / layer change in a real JupyterLab 4 (127.0.0.1, free port,
     --allow-root, news off) with the demo 3D CNN (CNN-1, ``load_demo("cnn1_snr_inf")``, layers maxpool2
@@ -56,9 +60,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.browser.servers import CHROMIUM, CHROMIUM_ARGS, jupyterlab_server, static_server  # noqa: E402
+from tests.browser.servers import (  # noqa: E402
+    CHROMIUM, CHROMIUM_ARGS, jupyterlab_server, static_server, trait_defaults_script,
+)
 
 SLICE_TARGET_MS = 16.0
+ZOOM_TARGET_MS = 16.0
 KERNEL_TARGET_MS = 150.0
 DEMO = "cnn1_snr_inf"
 LAYERS = ["maxpool2", "conv4"]
@@ -177,27 +184,96 @@ async ({ n, seed }) => {
 """
 
 
-def bench_slice(browser, n: int, size: int, table: Table) -> None:
+ZOOM_JS = """
+async ({ n, seed }) => {
+  const main = document.querySelector('[data-testid="main-canvas"]');
+  const frameTimes = () => new Promise((resolve) => requestAnimationFrame(() => {
+    const tRaf = performance.now();
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => resolve([tRaf, performance.now()]);
+    ch.port2.postMessage(0);
+  }));
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  let rnd = seed;
+  const random = () => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rows = [];
+  let pointerId = 1;
+  for (let k = 0; k < n; k++) {
+    const box = main.getBoundingClientRect();
+    const x = box.left + box.width * (0.2 + 0.6 * random()), y = box.top + box.height * (0.2 + 0.6 * random());
+    await frameTimes();
+    await sleep(random() * 16);
+    const kind = k % 3 === 2 ? 'pan' : 'zoom';
+    const zoomBefore = window.__model.get('zoom'), transformBefore = main.style.transform;
+    const t0 = performance.now();
+    if (kind === 'zoom') {
+      const deltaY = (k % 6 < 3 ? -100 : 100);  // in for a while, then out
+      main.dispatchEvent(new WheelEvent('wheel', { deltaY, clientX: x, clientY: y, bubbles: true, cancelable: true }));
+    } else {
+      const o = { clientX: x, clientY: y, ctrlKey: true, button: 0, buttons: 1, pointerId, bubbles: true };
+      main.dispatchEvent(new PointerEvent('pointerdown', o));
+      main.dispatchEvent(new PointerEvent('pointermove', { ...o, clientX: x + 9, clientY: y - 7 }));
+      main.dispatchEvent(new PointerEvent('pointerup', { ...o, clientX: x + 9, clientY: y - 7, buttons: 0 }));
+      pointerId += 1;
+    }
+    const t1 = performance.now();
+    const [t2, t3] = await frameTimes();
+    rows.push({ kind, sync: t1 - t0, work: (t1 - t0) + (t3 - t2), painted: t3 - t0,
+                moved: main.style.transform !== transformBefore, zoom: zoomBefore });
+  }
+  await sleep(300);  // the debounced commit
+  const saved = window.__model.savedState();
+  return { rows, savedZoom: saved.zoom, savedCenter: saved.zoom_center,
+           panels: [...document.querySelectorAll('.cam-canvas')].filter((c) => c.offsetParent).length };
+}
+"""
+
+
+def _harness_page(browser, base: str, size: int):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(trait_defaults_script())
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base}/js/test/harness.html?demo=3d&size={size}&compare=1")
+    page.wait_for_function("() => window.__mounted", timeout=60_000, polling=100)
+    page.evaluate("() => window.__mounted")
+    page.wait_for_function(
+        f"() => {{ const c = document.querySelector('[data-testid=\"main-canvas\"]'); return c && c.width === {size}; }}",
+        timeout=60_000, polling=100)
+    return context, page, errors
+
+
+def _run_in_harness(browser, size: int, script: str, arg: dict) -> dict:
+    """Mount the 128^3-like harness state (volume, cam, compare) and run ``script`` there; page errors are printed."""
     with static_server() as base:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        t = time.perf_counter()
+        context, page, errors = _harness_page(browser, base, size)
         try:
-            t = time.perf_counter()
-            page.goto(f"{base}/js/test/harness.html?demo=3d&size={size}&compare=1")
-            page.wait_for_function("() => window.__mounted", timeout=60_000, polling=100)
-            page.evaluate("() => window.__mounted")
-            page.wait_for_function(
-                f"() => {{ const c = document.querySelector('[data-testid=\"main-canvas\"]'); return c && c.width === {size}; }}",
-                timeout=60_000, polling=100)
             print(f"  harness mounted ({size}^3 synthetic volume + cam + compare) in {time.perf_counter() - t:.1f} s")
-            out = page.evaluate(SLICE_JS, {"n": n, "seed": 20240611})
+            out = page.evaluate(script, arg)
         finally:
             context.close()
-    rows = out["rows"]
     if errors:
         print(f"  page errors: {errors}")
+    return out
+
+
+def bench_zoom(browser, n: int, size: int, table: Table) -> None:
+    out = _run_in_harness(browser, size, ZOOM_JS, {"n": n, "seed": 20261201})
+    rows = out["rows"]
+    moved = sum(r["moved"] for r in rows)
+    print(f"  {out['panels']} canvases on screen; {moved}/{len(rows)} gestures moved the main canvas's transform; "
+          f"saved zoom {out['savedZoom']}, zoom_center {out['savedCenter']}")
+    for kind in ("zoom", "pan"):
+        sel = [r for r in rows if r["kind"] == kind]
+        table.add(f"{kind} {size}^3: handler (linked transforms)", [r["sync"] for r in sel], ZOOM_TARGET_MS)
+        table.add(f"{kind} {size}^3: handler + frame render", [r["work"] for r in sel], ZOOM_TARGET_MS)
+
+
+def bench_slice(browser, n: int, size: int, table: Table) -> None:
+    out = _run_in_harness(browser, size, SLICE_JS, {"n": n, "seed": 20240611})
+    rows = out["rows"]
     print(f"  main canvas {rows[0]['width']}x{rows[0]['height']} data px; compare panel shown: {out['compareShown']}, "
           f"orthogonal views shown: {out['orthoShown']}; idle frame interval median {med(out['idle']):.2f} ms")
     unchanged = sum(not r["changed"] for r in rows)
@@ -606,7 +682,7 @@ print('BENCH_JSON:' + json.dumps(_bench_out))
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-    parser.add_argument("--only", choices=["slice", "kernel"], help="run one part only")
+    parser.add_argument("--only", choices=["slice", "zoom", "kernel"], help="run one part only")
     parser.add_argument("--size", type=int, default=128, help="volume side for the slice part (default 128)")
     parser.add_argument("--slice-events", type=int, help="slice events (default 200, --quick 60)")
     parser.add_argument("--repeats", type=int, help="class / method / layer changes each (default 20, --quick 6)")
@@ -644,6 +720,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.only in (None, "slice"):
                 print(f"\n[slice] harness page, {n_slice} slider input events over 3 axes")
                 bench_slice(browser, n_slice, args.size, table)
+            if args.only in (None, "zoom"):
+                print(f"\n[zoom] harness page, {n_slice} wheel / pan gestures on the main panel")
+                bench_zoom(browser, n_slice, args.size, table)
             if args.only in (None, "kernel"):
                 import jupyterlab
 

@@ -38,3 +38,14 @@ class TinySegNet(nn.Module):
 
 def segnet(n_classes: int = 3, seed: int = 0) -> TinySegNet:
     return TinySegNet(n_classes, seed).double().eval()
+
+
+def sign_classifier(dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """Class 0 for a bright image, 1 for a dark one, 2 for a flat grey one (hand-set weights)."""
+    conv, linear = nn.Conv2d(1, 2, 1), nn.Linear(2, 3)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([1.0, -1.0]).view(2, 1, 1, 1))
+        conv.bias.zero_()
+        linear.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+        linear.bias.copy_(torch.tensor([0.0, 0.0, 0.5]))
+    return nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), linear).to(dtype).eval()

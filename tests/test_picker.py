@@ -6,8 +6,8 @@ import torch
 
 from cam_widgets import CAMExplainer, PixelSet, PixelSetPicker
 from cam_widgets.targets import ball, box
-from cam_widgets.widgets.codec import decode_array
-from cam_widgets.widgets.pixel_set_picker import pack_mask, unpack_mask
+from cam_widgets.widgets import codec, pixel_set_picker
+from cam_widgets.widgets.codec import decode_array, pack_mask, unpack_mask
 
 from .models import classifier, segnet
 
@@ -20,6 +20,7 @@ def make_picker(**kwargs):
 
 
 def test_mask_codec_is_numpys_packbits():
+    assert (pixel_set_picker.pack_mask, pixel_set_picker.unpack_mask) == (codec.pack_mask, codec.unpack_mask)  # one codec
     mask = np.zeros(9, bool)
     mask[[0, 8]] = True
     assert pack_mask(mask)["buffer"] == bytes([128, 128])  # most significant bit first, padded

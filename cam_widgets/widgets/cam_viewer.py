@@ -4,14 +4,16 @@
     viewer                      # sliders: layer, class, method, sample, slice, axis, opacity, ...
     viewer.method = "respondcam"; viewer.result   # scriptable: every control is a trait
 
-Only layer, class, method, sample and the compare method call Python, and they reuse the
-explainer's cached forward pass; slice, axis, opacity, colormap, window and crosshair are handled
-in the browser (``docs/widget_protocol.md`` is the contract with ``js/src/cam_viewer.js``).
+Only layer, class, method, sample, the compare method and ``follow_prediction`` call Python, and they
+reuse the explainer's cached forward pass (``channel`` re-encodes the image only); slice, axis, crosshair,
+zoom, opacity, colormap and window are handled in the browser (``docs/widget_protocol.md`` is the contract
+with the front end). What both widgets share is in ``base.py``.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,85 +21,68 @@ import torch
 import traitlets as t
 from torch import Tensor
 
-from ..explainer import CAMExplainer, CAMResult
-from ..methods import METHODS
-from ..resample import upsample
 from ..targets import ClassScore, PixelSet, from_prediction
-from .base import ExplainerWidget, checked_explainer, encode_map, named_classes, own_copy
-from .codec import encode_array
+from .base import CAMWidget
 from .static_files import css, esm
-from .validation import Integer, Real, index_in, voxel_in, window_of
+from .validation import Boolean, Integer, Real, index_in, window_of
 
 MAX_DISPLAY_VOXELS = {2: 1024 * 1024, 3: 128**3}
 """Inputs larger than this are downsampled for display (with a notice); the CAM is computed at full size."""
 
 
-class CAMViewer(ExplainerWidget):
-    """A live CAM overlay for one image / volume ``(C, *spatial)`` or a batch ``(B, C, *spatial)``."""
+class CAMViewer(CAMWidget):
+    """A live CAM overlay for one image / volume ``(C, *spatial)`` or a batch ``(B, C, *spatial)``.
+
+        CAMViewer(explainer, x, class_names=None, layer=None, method="gradcam", target_class=None,
+                  compare_method="", max_display_voxels=None, labels=None)
+
+    ``target_class``: a fixed class to explain; without it the viewer explains each sample's predicted
+    class (``follow_prediction``). ``max_display_voxels``: larger inputs are shown downsampled
+    (``MAX_DISPLAY_VOXELS``). ``labels``: the batch's true labels (class indices, ``-1`` = unknown, or
+    class names), shown beside the prediction."""
 
     _esm = esm("cam_viewer.js")
     _css = css("cam_viewer.css")
 
-    # set by Python (the shared traits are declared in ExplainerWidget)
+    # set by Python (the shared traits are declared in CAMWidget)
     class_scores = t.List(t.Float()).tag(sync=True)
     class_probs = t.List(t.Float()).tag(sync=True)
     n_samples = t.Int(1).tag(sync=True)
+    predicted_class = t.Int(0).tag(sync=True)
+    true_labels = t.List(Integer()).tag(sync=True)
     # controls that call Python
     sample = Integer(0).tag(sync=True)
+    follow_prediction = Boolean(True).tag(sync=True)
     # display-only controls (handled in the browser, observable here)
-    axis = Integer(0).tag(sync=True)
-    crosshair = t.List(Integer()).tag(sync=True)
-    relu = t.Bool(False).tag(sync=True)
+    relu = Boolean(False).tag(sync=True)
     window = t.List(Real()).tag(sync=True)
 
-    def __init__(
-        self,
-        explainer: CAMExplainer,
-        x: Tensor,
-        class_names: Sequence[str] | None = None,
-        layer: str | None = None,
-        method: str = "gradcam",
-        target_class: int | None = None,
-        compare_method: str = "",
-        max_display_voxels: int | None = None,
-    ):
-        self.explainer = checked_explainer(explainer, "CAMViewer")
-        self._samples = _as_samples(x, explainer.spatial_ndim)
-        first = self._samples[0]
-        spatial = tuple(first.shape[2:])
-        output = explainer.predict(first)  # also settles the default layer
-        n_classes = output.shape[1]
-        names = named_classes(class_names, n_classes)
+    _RECOMPUTE = (*CAMWidget._RECOMPUTE, "sample")
+    _RESTORED = ("follow_prediction",)  # the class follows the prediction: a change of it explains again
+    _DISPLAY = (*CAMWidget._DISPLAY, "relu", "window")
+
+    def _split(self, x: Tensor, spatial_ndim: int) -> list[Tensor]:
+        """One ``(1, C, *spatial)`` tensor per sample, views of the widget's own copy of ``x``."""
+        if x.ndim == spatial_ndim + 1:
+            return [x[None]]
+        if x.ndim == spatial_ndim + 2:
+            return [x[b : b + 1] for b in range(len(x))]
+        raise ValueError(f"the model is {spatial_ndim}D: give one sample (C, *spatial) with {spatial_ndim + 1} dims "
+                         f"or a batch with {spatial_ndim + 2}; got shape {tuple(x.shape)}")
+
+    def _first_state(self, output: Tensor, names: list[str], target_class: int | None = None,
+                     labels: Sequence[int | str] | None = None, max_display_voxels: int | None = None) -> dict:
+        spatial = self._input_shape
         limit = max_display_voxels or MAX_DISPLAY_VOXELS.get(len(spatial), 128**3)
         self._display_shape = _display_shape(spatial, limit)
-        self._result: CAMResult | None = None
-        self._compare_result: CAMResult | None = None
-        self._image_sample: int | None = None
-        predicted = int(output[0].argmax(0).flatten().mode().values) if output.ndim > 2 else int(output[0].argmax())
-        super().__init__(
-            layers=explainer.layers, methods=list(METHODS), class_names=names, n_samples=len(self._samples),
-            layer=layer or explainer.layers[0], method=method, compare_method=compare_method or "",
-            target_class=predicted if target_class is None else int(target_class),
-            slice_index=self._display_shape[0] // 2 if len(spatial) == 3 else 0,
-            crosshair=[n // 2 for n in self._display_shape],
+        predicted = predicted_class(output)
+        return dict(
+            n_samples=len(self._samples), predicted_class=predicted, true_labels=_true_labels(labels, names, len(self._samples)),
+            target_class=predicted if target_class is None else target_class, follow_prediction=target_class is None,
             notice=_notice(spatial, self._display_shape),
         )
-        self._ready()
-        self._recompute()
-        self.observe(lambda change: self._recompute(), names=["sample", "layer", "method", "target_class", "compare_method"])
-        self.observe(self._follow_axis, names=["axis"])
 
     # --- the Python API ----------------------------------------------------------------------------
-
-    @property
-    def result(self) -> CAMResult | None:
-        """The current CAMResult (for the current sample, layer, class and method)."""
-        return self._result
-
-    @property
-    def compare_result(self) -> CAMResult | None:
-        """The CAMResult of ``compare_method`` (None when off)."""
-        return self._compare_result
 
     def view_3d(self, level: float = 0.5, max_side: int = 64):
         """A Plotly FigureWidget with isosurfaces (marching cubes) of the input and of the CAM's positive
@@ -108,86 +93,84 @@ class CAMViewer(ExplainerWidget):
         self.observe(lambda change: figure.refresh(), names=["cam", "image"])
         return figure.widget
 
+    # --- checking ----------------------------------------------------------------------------------
+
+    @t.validate("sample", "window", "true_labels")
+    def _validate_own(self, proposal: dict) -> object:
+        return self._accept(proposal["trait"].name, proposal["value"])
+
+    def _check_trait(self, name: str, value: object) -> object:
+        if name == "sample":
+            return index_in(value, len(self._samples), "sample (the batch's index)")
+        if name == "window":
+            return window_of(value)
+        if name == "true_labels":
+            return _true_labels(value, self.class_names, len(self._samples))
+        value = super()._check_trait(name, value)
+        if name == "target_class" and self._constructed and not self._by_widget:
+            self.follow_prediction = False  # a class chosen (select, bar, Python) stays for every sample
+        return value
+
     # --- computing ---------------------------------------------------------------------------------
+
+    def _sample_number(self) -> int:
+        return self.sample
+
+    def _recompute(self) -> None:
+        """While ``follow_prediction``, the class explained is the current sample's prediction."""
+        if self.follow_prediction:
+            try:
+                predicted = predicted_class(self.explainer.predict(self._input()))
+            except Exception:  # the explanation below fails too and says why
+                predicted = self.target_class
+            if predicted != self.target_class:
+                with self._widget_change():
+                    self.target_class = predicted  # explains through the observer of target_class
+                return
+        super()._recompute()
 
     def _target(self, output: Tensor):
         if output.ndim == 2:
             return ClassScore(self.target_class)
         return PixelSet(self.target_class, from_prediction(output, self.target_class))
 
-    @t.validate("sample", "axis", "crosshair", "window")
-    def _validate_own(self, proposal: dict) -> object:
-        return self._accept(proposal["trait"].name, proposal["value"])
-
-    def _check_trait(self, name: str, value: object) -> object:
-        ndim = len(self._display_shape)
-        if name == "sample":
-            return index_in(value, len(self._samples), "sample (the batch's index)")
-        if name == "axis":
-            return index_in(value, 3, "axis (0 = z, 1 = y, 2 = x)") if ndim == 3 else index_in(value, 1, "axis of a 2D image")
-        if name == "crosshair":
-            return voxel_in(value, self._display_shape, "crosshair")
-        if name == "window":
-            return window_of(value)
-        return super()._check_trait(name, value)
-
-    def _slice_count(self) -> int:
-        return self._display_shape[self.axis] if len(self._display_shape) == 3 else 1
-
-    def _follow_axis(self, change: dict) -> None:
-        """As the browser does: a slice index outside the new axis's range moves to the crosshair's."""
-        if not 0 <= self.slice_index < self._slice_count():
-            self.slice_index = self.crosshair[self.axis] if len(self.crosshair) == 3 else self._slice_count() // 2
-
-    def _recompute(self) -> None:
-        """Explain the current (sample, layer, class, method[, compare method]) and send the maps, the
-        image too when the sample changed, in one message."""
-        key = (self.sample, self.layer, self.target_class, self.method, self.compare_method)
-        self._compute_once(key, self._explain_and_send)
-
-    def _explain_and_send(self) -> None:
-        x = self._samples[self.sample]
-        output = self.explainer.predict(x)
-        target = self._target(output)
-        result = self.explainer.explain(x, target, self.method, self.layer)
-        compare = self.explainer.explain(x, target, self.compare_method, self.layer) if self.compare_method else None
-        if self._image_sample != self.sample:
-            self.image, self._image_sample = self._encode_image(), self.sample
-        self._result, self._compare_result = result, compare
-        self.cam, self.cam_signed = encode_map(self._display(result.map[0]), result.signed), result.signed
-        self.compare = encode_map(self._display(compare.map[0]), compare.signed) if compare else {}
-        self.compare_signed = bool(compare and compare.signed)
+    def _own_traits(self, output: Tensor, target) -> dict:
+        own = {"predicted_class": predicted_class(output)}
         if output.ndim == 2:
-            self.class_scores = output[0].tolist()
-            self.class_probs = torch.softmax(output[0].double(), 0).tolist()
-
-    def _display(self, values: Tensor) -> Tensor:
-        return upsample(values.float(), self._display_shape)
-
-    def _encode_image(self) -> dict:
-        return encode_array(self._display(self._samples[self.sample][0].float().mean(0)))
-
-    def _panel_slice(self, volume: np.ndarray) -> np.ndarray:
-        return np.take(volume, self.slice_index, axis=self.axis) if volume.ndim == 3 else volume
-
-    def _panel_window(self) -> tuple[float, float] | None:
-        return tuple(self.window) if len(self.window) == 2 else None
-
-    def _panel_relu(self) -> bool:
-        return self.relu
+            own |= {"class_scores": output[0].tolist(), "class_probs": torch.softmax(output[0].double(), 0).tolist()}
+        return own
 
 
-def _as_samples(x: Tensor, spatial_ndim: int | None) -> list[Tensor]:
-    """One ``(1, C, *spatial)`` tensor per sample, views of the widget's own copy of ``x``."""
-    x = own_copy(x)
-    if spatial_ndim is None:
-        raise ValueError("the model has no convolution, so the viewer cannot tell a sample from a batch")
-    if x.ndim == spatial_ndim + 1:
-        return [x[None]]
-    if x.ndim == spatial_ndim + 2:
-        return [x[b : b + 1] for b in range(len(x))]
-    raise ValueError(f"the model is {spatial_ndim}D: give one sample (C, *spatial) with {spatial_ndim + 1} dims "
-                     f"or a batch with {spatial_ndim + 2}; got shape {tuple(x.shape)}")
+def predicted_class(output: Tensor) -> int:
+    """The predicted class of one sample's output: the argmax of its scores, or for segmentation the
+    most frequent class of the per-pixel argmax."""
+    if output.ndim > 2:
+        return int(output[0].argmax(0).flatten().mode().values)
+    return int(output[0].argmax())
+
+
+def _true_labels(labels: Sequence[int | str] | None, names: Sequence[str], n_samples: int) -> list[int]:
+    """One class index per sample (``-1`` = unknown) from indices or class names; ``[]`` when not given."""
+    if labels is None:
+        return []
+    if isinstance(labels, (Tensor, np.ndarray)):
+        labels = labels.tolist()
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise ValueError(f"labels must be a sequence of class indices or names, one per sample, got {type(labels).__name__}")
+    labels = list(labels)
+    if labels and len(labels) != n_samples:
+        raise ValueError(f"got {len(labels)} labels for {n_samples} sample(s); give one per sample (-1 = unknown)")
+    indices = []
+    for label in labels:
+        if isinstance(label, str):
+            if label not in names:
+                raise ValueError(f"label {label!r} is not a class name; valid: {', '.join(names)}")
+            indices.append(names.index(label))
+        elif isinstance(label, numbers.Integral) and not isinstance(label, bool) and -1 <= label < len(names):
+            indices.append(int(label))
+        else:
+            raise ValueError(f"label {label!r} must be a class name or a class index -1 (unknown), 0..{len(names) - 1}")
+    return indices
 
 
 def _display_shape(spatial: tuple[int, ...], limit: int) -> tuple[int, ...]:

@@ -1,7 +1,9 @@
-"""One codec for every array that goes to the browser: ``{buffer, dtype, shape, vmin, vmax}``.
+"""The codecs of every array that goes to the browser, binary buffers, never JSON lists.
 
-A ``uint8`` value ``q`` stands for ``vmin + q / 255 * (vmax - vmin)``; the JS twin is
-``js/src/codec.js`` (``decodeArray``). Arrays travel as binary buffers, never as JSON lists.
+- Arrays: ``{buffer, dtype, shape, vmin, vmax}``; a ``uint8`` value ``q`` stands for
+  ``vmin + q / 255 * (vmax - vmin)``. JS twin: ``decodeArray`` in ``js/src/codec.js``.
+- Bit masks (the picker's pixel set ``M``): ``{buffer, shape, encoding: "bits"}``, C order, 8 pixels
+  per byte, most significant bit first (``np.packbits``). JS twin: ``js/src/mask_codec.js``.
 """
 
 from __future__ import annotations
@@ -35,3 +37,24 @@ def decode_array(encoded: dict) -> np.ndarray:
         return np.frombuffer(encoded["buffer"], dtype=np.float32).reshape(shape).astype(np.float64)
     q = np.frombuffer(encoded["buffer"], dtype=np.uint8).reshape(shape).astype(np.float64)
     return encoded["vmin"] + (encoded["vmax"] - encoded["vmin"]) / 255 * q
+
+
+def pack_mask(mask: np.ndarray) -> dict:
+    """``M`` as the ``mask_bits`` trait: C order, 8 pixels per byte, most significant bit first."""
+    mask = np.asarray(mask, dtype=bool)
+    return {"buffer": np.packbits(mask.ravel()).tobytes(), "shape": list(mask.shape), "encoding": "bits"}
+
+
+def unpack_mask(bits: dict, shape: tuple[int, ...]) -> np.ndarray:
+    """The bool mask of a ``mask_bits`` dict (``{}`` is the empty set), checked against ``shape``."""
+    if not bits:
+        return np.zeros(shape, dtype=bool)
+    if bits.get("encoding") != "bits":
+        raise ValueError(f"mask encoding {bits.get('encoding')!r} is not supported; expected 'bits'")
+    if tuple(bits["shape"]) != tuple(shape):
+        raise ValueError(f"the pixel set has shape {tuple(bits['shape'])}, the model's output is {tuple(shape)}")
+    count = int(np.prod(shape))
+    packed = np.frombuffer(bytes(bits["buffer"]), dtype=np.uint8)
+    if packed.size != (count + 7) // 8:
+        raise ValueError(f"the pixel set has {packed.size} bytes, {(count + 7) // 8} expected for shape {tuple(shape)}")
+    return np.unpackbits(packed, count=count).astype(bool).reshape(shape)

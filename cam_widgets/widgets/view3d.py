@@ -40,7 +40,7 @@ class IsosurfaceFigure:
 
     def meshes(self) -> list[go.Mesh3d]:
         """Input at mean + level * std; the CAM at +-50% of its max |value| (red > 0, blue < 0)."""
-        image, scale = _downsample(decode_array(self.viewer.image), self.max_side)
+        image, scale = _downsample(_grey(self.viewer.image), self.max_side)
         cam, _ = _downsample(decode_array(self.viewer.cam), self.max_side)
         bound = float(np.abs(cam).max()) or 1.0
         return [
@@ -55,8 +55,14 @@ class IsosurfaceFigure:
                 trace.update(x=mesh.x, y=mesh.y, z=mesh.z, i=mesh.i, j=mesh.j, k=mesh.k)
 
 
+def _grey(encoded: dict) -> np.ndarray:
+    """The image's values; a colour image's channel mean (its isosurface is of the intensity)."""
+    values = decode_array(encoded)
+    return values.mean(0) if encoded.get("rgb") else values
+
+
 def isosurface_figure(viewer, level: float = 0.5, max_side: int = 64) -> IsosurfaceFigure:
-    if len(viewer.image.get("shape", [])) != 3:
+    if len(viewer.image.get("shape", [])) - bool(viewer.image.get("rgb")) != 3:
         raise ValueError("the 3D view needs a volume; this viewer shows a 2D image")
     figure = IsosurfaceFigure(viewer, go.FigureWidget(), level, max_side)
     for mesh in figure.meshes():

@@ -90,24 +90,3 @@ function finiteRange(data) {
   }
   return lo <= hi ? { lo, hi } : { lo: 0, hi: 0 };
 }
-
-/**
- * Decode the array trait `name` for drawing: { array, error }. The "image" must be 2D or 3D; any other
- * array must have the image's shape (`image`: the decoded image, or null). On an error `array` is null
- * and `error` says what was wrong, for the widget's error box.
- */
-export function decodeTrait(dict, name, image) {
-  let array;
-  try {
-    array = decodeArray(dict);
-  } catch (err) {
-    return { array: null, error: `${name}: ${err.message}` };
-  }
-  if (name === "image" && array && ![2, 3].includes(array.shape.length)) {
-    return { array: null, error: `image must be 2D or 3D, got shape [${array.shape}]` };
-  }
-  if (name !== "image" && array && image && array.shape.join() !== image.shape.join()) {
-    return { array: null, error: `${name} has shape [${array.shape}] but the image has [${image.shape}]; not drawn` };
-  }
-  return { array, error: "" };
-}

@@ -66,10 +66,14 @@ export function greyLevel(v, lo, hi) {
  * options: window [lo, hi] (real units, [] / null = full range), colormap (name or 768-byte LUT;
  * signed maps use "RdBu" whatever is passed), signed, opacity 0..1, relu, hideZero (default true),
  * fade (alpha = opacity * min(1, 2|v| / max|v|); default false).
+ * A colour base carries `channels` (the r, g, b slices, one value range for all three, so the
+ * window applies to them jointly); each channel is blended as the grey level is:
+ *   out_c = round(level_c * (1 - a) + colour_c * a).
  * `out` is reused when it has the right length. `overlay` may be null (base only).
  */
 export function composeRGBA(base, overlay, options = {}, out) {
-  const n = base.data.length;
+  const planes = base.channels ?? [base.data, base.data, base.data];
+  const n = planes[0].length;
   if (overlay && overlay.data.length !== n) {
     throw new Error(`overlay has ${overlay.data.length} values, base ${n}`);
   }
@@ -77,18 +81,33 @@ export function composeRGBA(base, overlay, options = {}, out) {
   // the rounding numpy does, for free.
   const rgba = out instanceof Uint8ClampedArray && out.length === 4 * n ? out : new Uint8ClampedArray(4 * n);
   const [lo, hi] = windowRange(base, options.window);
-  const grey = levelTable(base, (v) => greyLevel(v, lo, hi), Float64Array);
-  const bd = base.data;
+  const table = levelTable(base, (v) => greyLevel(v, lo, hi), Float64Array);
   const bp = linearParams(base);
-
-  if (!overlay) {
-    for (let i = 0, j = 0; i < n; i++, j += 4) {
-      const g = grey ? grey[bd[i]] : greyLevel(bp.offset + bp.scale * bd[i], lo, hi);
-      rgba[j] = g; rgba[j + 1] = g; rgba[j + 2] = g; rgba[j + 3] = 255;
+  const level = table ? (q) => table[q] : (q) => greyLevel(bp.offset + bp.scale * q, lo, hi);
+  const [r, g, b] = planes;
+  const coder = overlay ? overlayCoder(overlay, options) : null;
+  for (let i = 0, j = 0; i < n; i++, j += 4) {
+    const lr = level(r[i]);
+    const lg = r === g ? lr : level(g[i]);
+    const lb = r === b ? lr : level(b[i]);
+    const c = coder ? coder.code(i) : -1;
+    if (c < 0) {
+      rgba[j] = lr; rgba[j + 1] = lg; rgba[j + 2] = lb;
+    } else {
+      const a = coder.alpha(i);
+      const k = 3 * c;
+      const keep = 1 - a;
+      rgba[j] = keep * lr + a * coder.lut[k];
+      rgba[j + 1] = keep * lg + a * coder.lut[k + 1];
+      rgba[j + 2] = keep * lb + a * coder.lut[k + 2];
     }
-    return rgba;
+    rgba[j + 3] = 255;
   }
+  return rgba;
+}
 
+/** Per element of `overlay`: its colormap index (-1 = not drawn) and its alpha (module doc). */
+function overlayCoder(overlay, options) {
   const signed = !!options.signed;
   const lut = signed ? getColormap("RdBu") : typeof options.colormap === "string" || options.colormap == null
     ? getColormap(options.colormap ?? "inferno") : options.colormap;
@@ -99,39 +118,16 @@ export function composeRGBA(base, overlay, options = {}, out) {
   const tol = zeroTolerance(overlay);
   const [cmin, cmax] = overlayRange(overlay, signed);
   const m = Math.max(Math.abs(overlay.vmin), Math.abs(overlay.vmax));
-  // Colour index (-1 = not drawn) and alpha per value; 256-entry tables for uint8 maps.
   const hidden = (v) => opacity === 0 || (relu && v < 0) || (hideZero && Math.abs(v) <= tol);
   const code = (v) => (hidden(v) ? -1 : colorIndex(v, cmin, cmax));
   const alpha = (v) => (fade ? (m > 0 ? opacity * Math.min((2 * Math.abs(v)) / m, 1) : 0) : opacity);
+  const od = overlay.data;
+  // 256-entry tables for uint8 maps
   const codes = levelTable(overlay, code, Int16Array);
   const alphas = levelTable(overlay, alpha, Float64Array);
-  const od = overlay.data;
+  if (codes) return { lut, code: (i) => codes[od[i]], alpha: (i) => alphas[od[i]] };
   const op = linearParams(overlay);
-
-  for (let i = 0, j = 0; i < n; i++, j += 4) {
-    const g = grey ? grey[bd[i]] : greyLevel(bp.offset + bp.scale * bd[i], lo, hi);
-    let c;
-    let a;
-    if (codes) {
-      c = codes[od[i]];
-      a = alphas[od[i]];
-    } else {
-      const v = op.offset + op.scale * od[i];
-      c = code(v);
-      a = c < 0 ? 0 : alpha(v);
-    }
-    if (c < 0) {
-      rgba[j] = g; rgba[j + 1] = g; rgba[j + 2] = g;
-    } else {
-      const k = 3 * c;
-      const keep = 1 - a;
-      rgba[j] = keep * g + a * lut[k];
-      rgba[j + 1] = keep * g + a * lut[k + 1];
-      rgba[j + 2] = keep * g + a * lut[k + 2];
-    }
-    rgba[j + 3] = 255;
-  }
-  return rgba;
+  return { lut, code: (i) => code(op.offset + op.scale * od[i]), alpha: (i) => alpha(op.offset + op.scale * od[i]) };
 }
 
 /** For a uint8 array, f applied to the real value of each of the 256 codes; null otherwise. */

@@ -51,27 +51,30 @@ export function paintLabels(rgba, classes, alpha = 0.4) {
   return rgba;
 }
 
+/** How M is painted (render.py's paint_mask reproduces it): alpha of MASK_COLOR per pixel of M. */
+export const MASK_STYLE = { border: 1, hatch: 0.6, tint: 0.2, hatchEvery: 6 };
+
 /**
- * Paint M (a slice mask, rows x cols) over `rgba` in place: pixels of M on its border (a
- * 4-neighbour outside M or outside the image) and the hatch lines ((row + col) % 4 == 0) in
- * MASK_COLOR, the other pixels of M tinted (alpha `tint`).
+ * Paint M (a slice mask, rows x cols) over `rgba` in place, so that a large M (even "all pixels")
+ * keeps the image readable: every pixel of M becomes round((1 - a) * base + a * MASK_COLOR) with
+ *   a = 1    on M's border (a 4-neighbour outside M or outside the image): a solid outline,
+ *   a = 0.6  on the hatch lines (row + col) % 6 == 0,
+ *   a = 0.2  elsewhere in M (a light tint);
+ * pixels outside M are untouched.
  */
-export function paintMask(rgba, mask, rows, cols, tint = 0.35) {
-  const keep = 1 - tint;
+export function paintMask(rgba, mask, rows, cols, style = MASK_STYLE) {
+  const { border: aBorder, hatch: aHatch, tint: aTint, hatchEvery } = { ...MASK_STYLE, ...style };
   for (let row = 0; row < rows; row++) {
     for (let col = 0; col < cols; col++) {
       const i = row * cols + col;
       if (!mask[i]) continue;
       const border = row === 0 || col === 0 || row === rows - 1 || col === cols - 1 ||
         !mask[i - 1] || !mask[i + 1] || !mask[i - cols] || !mask[i + cols];
+      const a = border ? aBorder : (row + col) % hatchEvery === 0 ? aHatch : aTint;
       const j = 4 * i;
-      if (border || (row + col) % 4 === 0) {
-        rgba[j] = MASK_COLOR[0]; rgba[j + 1] = MASK_COLOR[1]; rgba[j + 2] = MASK_COLOR[2];
-      } else {
-        rgba[j] = keep * rgba[j] + tint * MASK_COLOR[0];
-        rgba[j + 1] = keep * rgba[j + 1] + tint * MASK_COLOR[1];
-        rgba[j + 2] = keep * rgba[j + 2] + tint * MASK_COLOR[2];
-      }
+      rgba[j] = (1 - a) * rgba[j] + a * MASK_COLOR[0];
+      rgba[j + 1] = (1 - a) * rgba[j + 1] + a * MASK_COLOR[1];
+      rgba[j + 2] = (1 - a) * rgba[j + 2] + a * MASK_COLOR[2];
     }
   }
   return rgba;

@@ -7,7 +7,7 @@
 //   window.__mount(state, widget)   mounts (replacing a previous mount); returns the model.
 //                                   widget: "cam_viewer" (default) or "pixel_set_picker" ("picker"):
 //                                   loads /cam_widgets/static/<widget>.js and its .css, and fills
-//                                   the state up with that widget's defaults (PICKER_DEFAULTS)
+//                                   the state up with that widget's defaults (Python's, see traitDefaults)
 //   ?widget=picker&demo=2d          the PixelSetPicker on a synthetic labelled image
 //                                   (&demo=3d, &size=64, &compare=1, &python=1 as below)
 //   window.__unmount()              runs render's cleanup; returns the listeners left on the model
@@ -29,21 +29,16 @@ import { FakeModel } from "./fake_model.js";
 const WIDGET_URL = "/cam_widgets/static/cam_viewer.js";
 const WIDGETS = { cam_viewer: "cam_viewer", viewer: "cam_viewer", pixel_set_picker: "pixel_set_picker", picker: "pixel_set_picker" };
 
-export const DEFAULTS = {
-  image: {}, cam: {}, cam_signed: false, compare: {}, compare_signed: false,
-  layers: [], methods: [], class_names: [], class_scores: [], class_probs: [], n_samples: 1,
-  busy: false, error: "", notice: "",
-  layer: "", method: "gradcam", target_class: 0, sample: 0, compare_method: "",
-  slice_index: 0, axis: 0, crosshair: [], opacity: 0.5, colormap: "inferno", relu: false, window: [],
-};
-
-/** The PixelSetPicker's traits (docs/picker_protocol.md) with the values Python starts from. */
-export const PICKER_DEFAULTS = {
-  image: {}, labels: {}, cam: {}, cam_signed: false, compare: {}, compare_signed: false,
-  class_names: [], layers: [], methods: [], n_selected: 0, busy: false, error: "", notice: "",
-  mask_bits: {}, target_class: -1, layer: "", method: "gradcam", compare_method: "",
-  slice_index: 0, tool: "brush", brush_radius: 3, opacity: 0.5, colormap: "inferno", show_labels: true,
-};
+/**
+ * The traits each widget starts from: Python's own defaults (cam_widgets.widgets.schema.trait_defaults),
+ * injected by the test fixture as window.__traitDefaults = { cam_viewer: {...}, pixel_set_picker: {...} },
+ * so that the harness has no copy of them that could drift.
+ */
+export function traitDefaults(name) {
+  const all = typeof window !== "undefined" ? window.__traitDefaults : undefined;
+  if (!all || !all[name]) throw new Error(`no trait defaults for ${name}: the test fixture injects window.__traitDefaults`);
+  return all[name];
+}
 
 export function fromBase64(b64) {
   const bin = atob(b64);
@@ -90,7 +85,7 @@ async function mount(state = {}, widgetName = "cam_viewer") {
   if (!name) throw new Error(`unknown widget "${widgetName}" (known: ${Object.keys(WIDGETS).join(", ")})`);
   if (cleanup) unmount();
   const widget = await loadWidget(name);
-  const full = { ...(name === "pixel_set_picker" ? PICKER_DEFAULTS : DEFAULTS) };
+  const full = { ...traitDefaults(name) };
   for (const [k, v] of Object.entries(state)) full[k] = toWireArray(v);
   const model = new FakeModel(full);
   window.__model = model;

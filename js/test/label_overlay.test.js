@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { classIds, labelColor, paintLabels, paintMask, MASK_COLOR } from "../src/label_overlay.js";
+import { classIds, labelColor, paintLabels, paintMask, MASK_COLOR, MASK_STYLE } from "../src/label_overlay.js";
 import { LastRequestWins } from "../src/requests.js";
 
 test("labels: class 0 is not drawn; other classes cycle through the palette", () => {
@@ -22,15 +22,35 @@ test("paintLabels blends the class colour at alpha 0.4 (rounded), leaves class 0
   assert.deepEqual(Array.from(rgba), [91, 108, 127, 255, 100, 100, 100, 255]);
 });
 
-test("paintMask: outline and hatch solid, interior tinted", () => {
-  const rgba = new Uint8ClampedArray(4 * 16).fill(100);
-  paintMask(rgba, new Uint8Array(16).fill(1), 4, 4, 0.35);
-  const px = (r, c) => Array.from(rgba.subarray(4 * (r * 4 + c), 4 * (r * 4 + c) + 3));
-  assert.deepEqual(px(0, 0), MASK_COLOR); // border
-  assert.deepEqual(px(2, 2), MASK_COLOR); // hatch: (2 + 2) % 4 == 0
-  // interior: 0.65 * 100 + 0.35 * (255, 230, 0) = (154.25, 145.5, 65) -> half to even: 146
-  assert.deepEqual(px(1, 1), [154, 146, 65]);
-  assert.deepEqual(px(1, 2), [154, 146, 65]);
+test("paintMask: solid outline, light hatch every 6th diagonal, lighter tint inside; outside M untouched", () => {
+  const n = 8;
+  const rgba = new Uint8ClampedArray(4 * n * n).fill(100);
+  const mask = new Uint8Array(n * n).fill(1);
+  mask[n * n - 1] = 0; // the last pixel is outside M
+  paintMask(rgba, mask, n, n);
+  const px = (r, c) => Array.from(rgba.subarray(4 * (r * n + c), 4 * (r * n + c) + 3));
+  assert.deepEqual(px(0, 0), MASK_COLOR); // the image's border
+  assert.deepEqual(px(6, 7), MASK_COLOR); // beside the pixel outside M
+  assert.deepEqual(px(7, 7), [100, 100, 100]); // outside M
+  // hatch: (3 + 3) % 6 == 0 -> 0.4 * 100 + 0.6 * (255, 230, 0) = (193, 178, 40)
+  assert.deepEqual(px(3, 3), [193, 178, 40]);
+  assert.deepEqual(px(2, 4), [193, 178, 40]);
+  // tint: 0.8 * 100 + 0.2 * (255, 230, 0) = (131, 126, 80)
+  assert.deepEqual(px(2, 2), [131, 126, 80]);
+  assert.deepEqual(px(4, 3), [131, 126, 80]);
+  assert.deepEqual(MASK_STYLE, { border: 1, hatch: 0.6, tint: 0.2, hatchEvery: 6 });
+});
+
+test("paintMask keeps a full M readable: most pixels keep 80% of the image", () => {
+  const rows = 30;
+  const cols = 40;
+  const base = new Uint8ClampedArray(4 * rows * cols);
+  for (let i = 0; i < rows * cols; i++) base.fill(50 + (i % 150), 4 * i, 4 * i + 4);
+  const rgba = base.slice();
+  paintMask(rgba, new Uint8Array(rows * cols).fill(1), rows, cols);
+  let kept = 0;
+  for (let i = 0; i < rows * cols; i++) if (rgba[4 * i + 2] >= 0.79 * base[4 * i + 2]) kept++;
+  assert.ok(kept / (rows * cols) > 0.7, `${kept} of ${rows * cols}`);
 });
 
 test("requestAll: mask and first target class travel together, held together while busy", () => {

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .servers import CHROMIUM, CHROMIUM_ARGS, REPO, jupyterlab_server, static_server
+from .harness import Harness
+from .servers import CHROMIUM, CHROMIUM_ARGS, REPO, jupyterlab_server, static_server, trait_defaults_script
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,7 @@ def browser():
 @pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(trait_defaults_script())
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -46,3 +48,25 @@ def jupyterlab(tmp_path_factory):
     """A JupyterLab 4 server on 127.0.0.1 (free port, news pop-up off), stopped by PID at the end."""
     with jupyterlab_server(tmp_path_factory.mktemp("lab")) as lab:
         yield lab
+
+
+@pytest.fixture(scope="module")
+def shared_page(browser):
+    """One browser page per test module (a fresh context per test costs more than the tests); every
+    test still loads the harness page anew. `errors` collects uncaught page errors, per test. A module
+    may define its own `shared_page` (e.g. another viewport), which then wins."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context.add_init_script(trait_defaults_script())
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
+
+
+@pytest.fixture()
+def harness(shared_page, static_server) -> Harness:
+    """The harness page (js/test/harness.html) on the module's shared page; page errors cleared."""
+    shared_page.errors.clear()
+    shared_page.set_viewport_size({"width": 1400, "height": 1000})
+    return Harness(shared_page, static_server)

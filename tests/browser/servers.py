@@ -137,3 +137,12 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+def trait_defaults_script() -> str:
+    """Python's trait defaults of each widget, for the harness (js/test/harness.js: traitDefaults)."""
+    from cam_widgets import CAMViewer, PixelSetPicker
+    from cam_widgets.widgets.schema import trait_defaults
+
+    defaults = {"cam_viewer": trait_defaults(CAMViewer), "pixel_set_picker": trait_defaults(PixelSetPicker)}
+    return f"window.__traitDefaults = {json.dumps(defaults)};"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import nbformat
 
+from .servers import REPO
+
 NOTEBOOK_CODE = """
 import json, torch
 from pathlib import Path
@@ -210,4 +212,138 @@ def test_picker_in_jupyterlab_explains_what_was_clicked(jupyterlab, page):
     stroke = (rows - r0) ** 2 + (cols - nearest_col) ** 2 <= 2**2
     state = wait_for_received(folder / "picked.json", lambda s: s["n_selected"] == int(stroke.sum()))
     assert np.array_equal(np.load(folder / "received_mask.npy"), stroke) and state["same_cam"]
+    assert not page.errors, page.errors
+
+
+FOLLOW_CODE = """
+import json, sys, torch
+from pathlib import Path
+sys.path.insert(0, REPO)  # the tests' models
+from cam_widgets import CAMExplainer, CAMViewer
+from tests.models import sign_classifier
+
+torch.manual_seed(0)
+x = 0.3 * torch.randn(3, 1, 16, 16) + torch.tensor([1.0, -1.0, 0.0]).view(3, 1, 1, 1)
+x[:, :, 4:9, 5:11] *= 2
+model = sign_classifier(torch.float32)
+assert model(x).argmax(1).tolist() == [0, 1, 2]
+viewer = CAMViewer(CAMExplainer(model, layers=["1"]), x, class_names=["bright", "dark", "grey"], labels=[0, 1, 0])
+WATCHED = ["sample", "target_class", "follow_prediction", "predicted_class", "error"]
+def record(change=None):
+    state = {name: getattr(viewer, name) for name in WATCHED}
+    state["explained"] = [int(viewer.sample), int(viewer.target_class)]
+    Path("follow.json").write_text(json.dumps(state))
+viewer.observe(record, names=WATCHED)
+record()
+viewer
+"""
+DUMP_PNG = """
+Path("expected_static.png").write_bytes(viewer.static_png(viewer.STATIC_SCALE))
+Path("expected_button.png").write_bytes(viewer.static_png(2))
+Path("dumped.json").write_text(json.dumps({"sample": viewer.sample, "target_class": viewer.target_class}))
+"""
+
+
+def save_notebook(page, path: Path, timeout: float = 30.0) -> dict:
+    """Save the open notebook (docmanager:save) and read it back from disk once it changed."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and path.stat().st_mtime_ns != before:
+            try:
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:
+                pass
+        time.sleep(0.2)
+    raise AssertionError("the notebook was not saved")
+
+
+def static_pngs(notebook: dict) -> list[bytes]:
+    """The image/png of every output of the notebook's first cell."""
+    import base64
+
+    outputs = notebook["cells"][0].get("outputs", [])
+    return [base64.b64decode("".join(o["data"]["image/png"])) for o in outputs if "image/png" in o.get("data", {})]
+
+
+def png_pixels(data: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_viewer_follows_each_samples_prediction_in_jupyterlab(jupyterlab, page):
+    """A batch whose samples have different predictions: stepping the sample slider in the browser
+    explains each sample's predicted class in Python; a click on a score bar fixes the class; "predicted"
+    goes back. The saved notebook's picture (image/png) follows the state, and the PNG button downloads
+    Python's picture."""
+    import numpy as np
+
+    from .harness import wait_text
+    from .test_trait_validation import run_new_cell
+
+    folder = jupyterlab["notebooks"]
+    received = folder / "follow.json"
+    open_and_run(page, jupyterlab, "follow.ipynb", f"REPO = {str(REPO)!r}\n" + FOLLOW_CODE)
+    page.wait_for_selector('[data-testid="main-canvas"]', timeout=120_000)
+    state = wait_for_received(received, lambda s: True, timeout=60)
+    assert state["explained"] == [0, 0] and state["follow_prediction"] and state["predicted_class"] == 0
+    select = page.locator('[data-testid="class-select"]')
+    caption = page.locator('[data-testid="sample-caption"]')
+    wait_text(page, "sample-caption", "sample 0/2 · true: bright · predicted: bright · ✓")
+    assert select.input_value() == "predicted"
+    notebook_path = folder / "follow.ipynb"
+    time.sleep(1.5)
+    first = static_pngs(save_notebook(page, notebook_path))
+    assert len(first) == 1, "the saved notebook has no picture of the viewer"
+    assert png_pixels(first[0]).shape[1] >= 256
+
+    # the sample slider: Python explains each sample's prediction
+    for sample, name in [(1, "dark"), (2, "grey"), (0, "bright"), (1, "dark")]:
+        set_control(page, "sample-slider", sample)
+        state = wait_for_received(received, lambda s, k=sample: s["explained"] == [k, k] and s["predicted_class"] == k)
+        assert state["follow_prediction"] and state["error"] == ""
+        wait_text(page, "main-canvas-title", f"gradcam · 1 · {name}", contains=True)
+        assert select.input_value() == "predicted"
+        # the grey class' score is a constant (bias only): its map is zero everywhere, and says so
+        page.wait_for_function("(zero) => { const m = document.querySelector('[data-testid=\"main-canvas-message\"]');"
+                               " return zero ? !m.hidden && m.textContent.includes('zero') : m.hidden; }",
+                               arg=name == "grey", timeout=30_000, polling=100)
+    assert caption.text_content() == "sample 1/2 · true: dark · predicted: dark · ✓"
+
+    # a score bar fixes the class: follow_prediction turns False in Python and stays off
+    page.locator('[data-testid="score-bar-0"]').click()
+    state = wait_for_received(received, lambda s: s["target_class"] == 0 and not s["follow_prediction"])
+    assert state["explained"] == [1, 0]
+    set_control(page, "sample-slider", 2)
+    state = wait_for_received(received, lambda s: s["sample"] == 2)
+    assert state["target_class"] == 0 and not state["follow_prediction"]
+    wait_text(page, "main-canvas-title", "gradcam · 1 · bright", contains=True)
+    assert select.input_value() == "0"
+    # "predicted" goes back to the prediction of the current sample
+    set_control(page, "class-select", "predicted")
+    state = wait_for_received(received, lambda s: s["follow_prediction"] and s["target_class"] == 2)
+    wait_text(page, "main-canvas-title", "gradcam · 1 · grey", contains=True)
+    set_control(page, "sample-slider", 1)
+    state = wait_for_received(received, lambda s: s["explained"] == [1, 1])
+
+    # the PNG button downloads the picture Python composes (the same as save_png)
+    run_new_cell(page, DUMP_PNG)
+    wait_for_received(folder / "dumped.json", lambda s: s == {"sample": 1, "target_class": 1}, timeout=60)
+    with page.expect_download(timeout=30_000) as info:
+        page.locator('[data-testid="png-button"]').click()
+    assert open(info.value.path(), "rb").read() == (folder / "expected_button.png").read_bytes()
+
+    # the saved notebook's picture is the current state's, not the first one
+    time.sleep(2.0)
+    later = static_pngs(save_notebook(page, notebook_path))
+    assert len(later) == 1
+    want = png_pixels((folder / "expected_static.png").read_bytes())
+    got = png_pixels(later[0])
+    assert not np.array_equal(png_pixels(first[0]), want), "the state changes did not change the picture"
+    assert got.shape == want.shape and np.array_equal(got, want), "the saved picture is not the current state's"
     assert not page.errors, page.errors

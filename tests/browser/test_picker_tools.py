@@ -137,7 +137,7 @@ SAVES_JS = """() => window.__model.saves.map((s) => {
   return o;
 })"""
 
-CANVAS_JS = """() => { const c = document.querySelector('[data-testid="pick-canvas"]');
+CANVAS_JS = """(id) => { const c = document.querySelector(`[data-testid="${id}"]`);
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let s = '';
   for (let i = 0; i < d.length; i += 8192) s += String.fromCharCode(...d.subarray(i, i + 8192));
@@ -171,24 +171,38 @@ class Picker:
     def el(self, testid: str):
         return self.page.locator(f'[data-testid="{testid}"]')
 
-    # -- mouse, in data pixels (x along columns, y along rows)
-    def xy(self, x: float, y: float) -> tuple[float, float]:
-        return (self.box["x"] + x / self.cols * self.box["width"], self.box["y"] + y / self.rows * self.box["height"])
+    # -- mouse, in data pixels (x along columns, y along rows) of the pick canvas, or of the canvas
+    #    `on` (e.g. "pick-coronal"), whose box is read at each call (its size follows the view)
+    def geometry(self, on: str | None = None) -> tuple[dict, int, int]:
+        if on is None:
+            return self.box, self.rows, self.cols
+        canvas = self.el(on)
+        canvas.scroll_into_view_if_needed()
+        rows, cols = canvas.evaluate("(c) => [c.height, c.width]")
+        return canvas.bounding_box(), rows, cols
+
+    def xy(self, x: float, y: float, on: str | None = None) -> tuple[float, float]:
+        box, rows, cols = self.geometry(on)
+        return (box["x"] + x / cols * box["width"], box["y"] + y / rows * box["height"])
 
     def centre(self, row: int, col: int) -> tuple[float, float]:
         return col + 0.5, row + 0.5
 
-    def click(self, row: int, col: int) -> None:
-        self.page.mouse.click(*self.xy(*self.centre(row, col)))
+    def click(self, row: int, col: int, on: str | None = None) -> None:
+        self.page.mouse.click(*self.xy(*self.centre(row, col), on=on))
 
-    def drag(self, points: list[tuple[float, float]], check_no_save: bool = True, steps: int = 3) -> None:
-        """Press at points[0], move through the rest, release at the last one; nothing may be saved before the release."""
+    def drag(self, points: list[tuple[float, float]], check_no_save: bool = True, steps: int = 3,
+             on: str | None = None) -> None:
+        """Press at points[0], move through the rest, release at the last one; nothing may be saved before
+        the release."""
         mouse = self.page.mouse
-        mouse.move(*self.xy(*points[0]))
+        box, rows, cols = self.geometry(on)
+        at = lambda x, y: (box["x"] + x / cols * box["width"], box["y"] + y / rows * box["height"])  # noqa: E731
+        mouse.move(*at(*points[0]))
         before = self.n_saves()
         mouse.down()
         for p in points[1:]:
-            mouse.move(*self.xy(*p), steps=steps)
+            mouse.move(*at(*p), steps=steps)
             if check_no_save:
                 assert self.n_saves() == before, "the widget saved during the drag"
         mouse.up()
@@ -230,8 +244,8 @@ class Picker:
         assert with_mask, "no mask_bits saved"
         return self.mask_of(with_mask[-1])
 
-    def canvas(self) -> np.ndarray:
-        got = self.page.evaluate(CANVAS_JS)
+    def canvas(self, testid: str = "pick-canvas") -> np.ndarray:
+        got = self.page.evaluate(CANVAS_JS, testid)
         rgba = np.frombuffer(base64.b64decode(got["b64"]), dtype=np.uint8).reshape(got["h"], got["w"], 4)
         return rgba[..., :3].astype(int)
 
@@ -245,19 +259,11 @@ def assert_same(got: np.ndarray, want: np.ndarray, what: str = "mask") -> None:
                     f"extra {extra}, missing {missing}")
 
 
-@pytest.fixture(scope="module")
-def shared_page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
-
-
 @pytest.fixture()
 def picker(shared_page, static_server):
+    """The harness page on the module's shared page (conftest.py), page errors checked after the test."""
     shared_page.errors.clear()
+    shared_page.set_viewport_size({"width": 1400, "height": 1000})
     yield Picker(shared_page, static_server)
     assert shared_page.errors == [], f"page errors: {shared_page.errors}"
 
@@ -277,11 +283,17 @@ def test_point_click_is_that_pixel_and_sets_target_class(picker):
     (_, cx, cy), = picker.page.evaluate("() => window.__events")
     assert abs((cx - picker.box["x"]) / picker.box["width"] * picker.cols - 7.5) < 0.15
     assert abs((cy - picker.box["y"]) / picker.box["height"] * picker.rows - 5.5) < 0.15
-    # a second click replaces M and leaves the class alone
+    # a second plain click replaces M and takes the class under it, in the same save
     picker.click(20, 28)  # the disc (class 2)
     saves = picker.saves()
-    assert len(saves) == 2 and "target_class" not in saves[1]
+    assert len(saves) == 2 and saves[1]["target_class"] == 2
     assert_same(picker.mask_of(saves[1]), one_pixel(SHAPE_2D, 20, 28))
+    # a third one on the same class: only mask_bits (target_class is already 2)
+    picker.update("target_class", 2)  # Python's echo
+    picker.click(18, 27)
+    saves = picker.saves()
+    assert len(saves) == 3 and set(saves[2]) == {"mask_bits"}, saves[2:]
+    assert_same(picker.mask_of(saves[2]), one_pixel(SHAPE_2D, 18, 27))
 
 
 @pytest.mark.parametrize("seed, label", [((5, 7), 1), ((20, 28), 2), ((0, 39), 0)])
@@ -410,17 +422,21 @@ def test_busy_holds_strokes_and_sends_only_the_latest(picker):
 
 
 def test_3d_picks_on_the_current_slice_only(picker):
-    picker.mount(LABELS_3D, tool="point", slice_index=1)
+    # crosshair through slice 1, as Python sets it (the picker never writes back its initial crosshair)
+    picker.mount(LABELS_3D, tool="point", slice_index=1, crosshair=[1, 8, 10])
+    assert picker.saves() == [], "the initial crosshair / slice must not be written back"
     shape = SHAPE_3D
     picker.click(4, 5)  # class 1 on slice 1
     saves = picker.saves()
-    assert len(saves) == 1 and saves[0]["target_class"] == 1
+    # the pick, with its class, then the crosshair moved to the picked voxel (same slice: no slice_index)
+    assert len(saves) == 2 and saves[0]["target_class"] == 1, saves
+    assert saves[1] == {"crosshair": [1, 4, 5]}
     want = np.zeros(shape, dtype=bool)
     want[1, 4, 5] = True
     assert_same(picker.mask_of(saves[0]), want, "point on slice 1")
 
     picker.set_input("slice-slider", 3)
-    assert picker.saves()[-1] == {"slice_index": 3}
+    assert picker.saves()[-1] == {"slice_index": 3, "crosshair": [3, 4, 5]}
     assert picker.el("slice-value").text_content() == "3/3"
     picker.tool("region")
     picker.page.keyboard.down("Shift")
@@ -428,6 +444,8 @@ def test_3d_picks_on_the_current_slice_only(picker):
     picker.page.keyboard.up("Shift")
     want[3] = component_expected(LABELS_3D[3], 3, 4)
     assert_same(picker.last_mask(), want, "shift region on slice 3")
+    assert "target_class" not in [s for s in picker.saves() if "mask_bits" in s][-1], "shift keeps the class"
+    assert picker.saves()[-1] == {"crosshair": [3, 3, 4]}
 
     picker.set_input("slice-slider", 2)
     picker.tool("rectangle")
@@ -436,6 +454,7 @@ def test_3d_picks_on_the_current_slice_only(picker):
     want = np.zeros(shape, dtype=bool)
     want[2] = rect_expected(p0, p1, shape[1:])
     assert_same(picker.last_mask(), want, "plain rectangle on slice 2")
+    assert picker.saves()[-1] == {"crosshair": [2, 8, 11]}, "the crosshair goes to the pressed voxel"
 
 
 def test_python_set_mask_is_drawn_and_counted(picker):

@@ -1,8 +1,8 @@
 // A vertical colour bar (canvas at 1 x 256 data pixels, stretched by CSS) with tick labels.
 
-import { h } from "./dom.js";
-import { colorbarPixels, colorbarTicks } from "./compose.js";
-import { getColormap } from "./colormaps.js";
+import { h } from "../dom.js";
+import { colorbarPixels, colorbarTicks } from "../compose.js";
+import { getColormap } from "../colormaps.js";
 
 export function createColorbar(testid) {
   const canvas = h("canvas", { class: "cam-colorbar-canvas", width: 1, height: 256 });
