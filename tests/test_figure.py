@@ -229,10 +229,30 @@ def test_a_volume_picker_cuts_labels_and_a_full_size_m_along_its_axis():
                         show_labels=True, target_class=-1, method="hirescam", input_shape=[8, 12, 16], axis=1,
                         slice_index=7)
     pick, cam = widget_panels(widget)[0]  # y = 7 of 12 -> 3 of 6; M's pixel p of 4 (8 real) -> 2p + 1
-    assert cam.title == "hirescam · conv · no class yet · coronal y=7" and len(widget_panels(widget)) == 1
+    assert cam.title == "hirescam · conv · no class yet · coronal y=7"
+    # below: the pick views of the other two axes through the crosshair (the centre: z=4, x=8), as in the browser
+    assert [p.title for p in widget_panels(widget)[1]] == ["axial z=4", "sagittal x=8"]
     base = compose(decode_array(widget.image)[:, 3], None, (widget.image["vmin"], widget.image["vmax"]))
     expected = paint_mask(paint_labels(base, labels[:, 3].astype(int)), mask[:, 7][1::2, 1::2])
     assert np.array_equal(pick.rgb, expected)
+
+
+def test_a_zoomed_widget_is_drawn_zoomed_as_the_browser_shows_it():
+    """zoom 2 about the centre of the top-left quarter shows that quarter, each pixel twice as large; the zoom
+    centre is clamped so the view stays filled (a centre in the corner shows the same quarter)."""
+    image = volume((8, 12))
+    plain = widget_panels(FakeWidget(image=encode_array(image)))[0][0].rgb
+    for center in ([1.5, 2.5], [0, 0]):
+        zoomed = widget_panels(FakeWidget(image=encode_array(image), zoom=2.0, zoom_center=center))[0][0].rgb
+        assert zoomed.shape == plain.shape
+        assert np.array_equal(zoomed, plain[:4, :6].repeat(2, 0).repeat(2, 1))
+    # zoom 4 about voxel (5, 7): rows 5 - 1 + (0.5 .. 7.5) / 4 -> 4, 4, 5, 5, ...; the map panel follows too
+    cam = encode_array(volume((8, 12), 1))
+    zoomed = widget_panels(FakeWidget(image=encode_array(image), cam=cam, zoom=4.0, zoom_center=[5, 7]))[0][0].rgb
+    unzoomed = widget_panels(FakeWidget(image=encode_array(image), cam=cam))[0][0].rgb
+    rows = np.floor(5.5 + (np.arange(8) + 0.5 - 4) / 4).astype(int)
+    cols = np.floor(7.5 + (np.arange(12) + 0.5 - 6) / 4).astype(int)
+    assert np.array_equal(zoomed, unzoomed[np.ix_(rows, cols)])
 
 
 NODE_RGB = """

@@ -117,6 +117,32 @@ class _Slicer:
         return tuple(n for k, n in enumerate(self.shown) if k != axis)  # type: ignore[return-value]
 
 
+def zoom_picks(widget, s: _Slicer, axis: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows and columns of a panel slicing along ``axis`` that the browser shows at the widget's zoom (None at
+    zoom 1), as ``js/src/shared/navigation.js`` places them: output pixel j shows data x = cx + (j + 0.5 - cols / 2)
+    / zoom, with cx the zoom centre (real voxels, clamped so the view stays filled) on the display grid."""
+    zoom = min(max(float(getattr(widget, "zoom", 1.0) or 1.0), 1.0), 64.0)
+    if zoom == 1.0:
+        return None
+    axes = (0, 1) if s.ndim == 2 else tuple(a for a in range(3) if a != axis)
+    center = list(getattr(widget, "zoom_center", []) or [])
+    if len(center) != s.ndim:
+        center = [(n - 1) / 2 for n in s.real]
+
+    def picks(k: int, size: int) -> np.ndarray:
+        n = s.real[k]
+        c = min(max(float(center[k]), n / (2 * zoom) - 0.5), n - n / (2 * zoom) - 0.5)
+        x = (c + 0.5) * size / n + (np.arange(size) + 0.5 - size / 2) / zoom
+        return np.clip(np.floor(x), 0, size - 1).astype(int)
+
+    return picks(axes[0], rows), picks(axes[1], cols)
+
+
+def _zoomed(widget, s: _Slicer, axis: int, rgb: np.ndarray) -> np.ndarray:
+    picks = zoom_picks(widget, s, axis, rgb.shape[0], rgb.shape[1])
+    return rgb if picks is None else rgb[np.ix_(*picks)]
+
+
 def _window(widget) -> tuple[float, float] | None:
     window = list(getattr(widget, "window", []) or [])
     return (window[0], window[1]) if len(window) == 2 else None
@@ -128,13 +154,13 @@ def _map_panel(widget, s: _Slicer, encoded: dict, signed: bool, axis: int, index
     base = s.cut(s.image, axis, index)
     window, colormap = _window(widget), widget.colormap if widget.colormap in SEQUENTIAL else "inferno"
     if not encoded:
-        return Panel(title, compose(base, None, s.range, window=window, rgb=s.rgb))
+        return Panel(title, _zoomed(widget, s, axis, compose(base, None, s.range, window=window, rgb=s.rgb)))
     overlay = s.cut(decode_array(encoded), axis, index)
     rgb = compose(base, overlay, s.range, (encoded["vmin"], encoded["vmax"]), signed, colormap,
                   float(np.clip(widget.opacity, 0, 1)), window, bool(getattr(widget, "relu", False)),
                   encoded.get("dtype", "uint8"), rgb=s.rgb)
     bar = (DIVERGING if signed else colormap, colorbar_ticks(encoded["vmin"], encoded["vmax"], signed))
-    return Panel(title, rgb, bar, message)
+    return Panel(title, _zoomed(widget, s, axis, rgb), bar, message)
 
 
 def _where(s: _Slicer, axis: int, index: int) -> str:
@@ -177,10 +203,13 @@ def widget_panels(widget) -> list[list[Panel]]:
         row.append(_map_panel(widget, s, widget.compare, widget.compare_signed, axis, index, titles["compare"],
                               zero(widget.compare, widget.compare_method)))
     rows = [row]
-    if s.ndim == 3 and not _is_picker(widget):
+    if s.ndim == 3:
         others = [a for a in range(3) if a != axis]
-        rows.append([_map_panel(widget, s, widget.cam, widget.cam_signed, a, s.crosshair[a],
-                                _where(s, a, s.crosshair[a])) for a in others])
+        if _is_picker(widget):  # the pick views of the other axes through the crosshair
+            rows.append([_pick_panel(widget, s, a, s.crosshair[a], _where(s, a, s.crosshair[a])) for a in others])
+        else:
+            rows.append([_map_panel(widget, s, widget.cam, widget.cam_signed, a, s.crosshair[a],
+                                    _where(s, a, s.crosshair[a])) for a in others])
     return rows
 
 
@@ -189,7 +218,7 @@ def panel_titles(widget) -> list[list[str]]:
     return [[panel.title for panel in row] for row in widget_panels(widget)]
 
 
-def _pick_panel(widget, s: _Slicer, axis: int, index: int) -> Panel:
+def _pick_panel(widget, s: _Slicer, axis: int, index: int, title: str = PICK_TITLE) -> Panel:
     """The picker's input slice with the predicted labels (when shown) and M painted on top."""
     rgb = compose(s.cut(s.image, axis, index), None, s.range, rgb=s.rgb)
     labels = widget.labels
@@ -204,7 +233,7 @@ def _pick_panel(widget, s: _Slicer, axis: int, index: int) -> Panel:
     if bits:
         mask = unpack_mask(bits, tuple(bits["shape"]))
         rgb = paint_mask(rgb, s.cut(mask, axis, index))
-    return Panel(PICK_TITLE, rgb)
+    return Panel(title, _zoomed(widget, s, axis, rgb))
 
 
 def widget_figure(widget, scale: int = 1) -> np.ndarray:
