@@ -183,6 +183,8 @@ class CAMExplainer:
         if session is None or not self._session_matches(session, x, weights) or name not in session.activations:
             session = self._forward(x, modules, name, weights)
             self._session, self._modules = session, modules
+        elif session.activations[name].ndim != x.ndim:  # a layer captured with another one, e.g. a head
+            require_spatial(self.model, on_model_device(self.model, x), name, session.activations[name], modules[name])
         return session, name
 
     @staticmethod

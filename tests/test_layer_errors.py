@@ -39,6 +39,20 @@ def test_non_spatial_layers_get_a_clear_error_with_the_nearest_spatial_layers(me
     assert_clean(model)
 
 
+@pytest.mark.parametrize("method", ["gradcam", "hirescam"])
+def test_a_head_captured_beside_a_spatial_layer_is_refused_on_the_cached_forward_too(method):
+    """explainer.layers = ["features.2", "head.2"]: the forward for the first layer captures the head too; explaining
+    the head afterwards reuses that forward, and must still get the clear error, not an IndexError."""
+    model = WithHead().double().eval()
+    x = torch.randn(2, 1, 6, 6, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["features.2", "head.2"])
+    explainer.explain(x, 1, method)  # the first layer: one forward captures both
+    with pytest.raises(ValueError, match=r"layer 'head.2' \(Linear\) outputs shape \(2, 3\), which has no spatial dims"):
+        explainer.explain(x, 1, method, layer="head.2")
+    assert explainer.explain(x, 1, method).map.shape == (2, 6, 6)  # the session still serves the spatial layer
+    assert_clean(model)
+
+
 def test_the_whole_model_and_all_classes_are_refused_too():
     model = classifier(2)
     x = torch.randn(2, 1, 8, 8, dtype=torch.float64)

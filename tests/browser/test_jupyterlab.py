@@ -227,8 +227,9 @@ x = 0.3 * torch.randn(3, 1, 16, 16) + torch.tensor([1.0, -1.0, 0.0]).view(3, 1, 
 x[:, :, 4:9, 5:11] *= 2
 model = sign_classifier(torch.float32)
 assert model(x).argmax(1).tolist() == [0, 1, 2]
-viewer = CAMViewer(CAMExplainer(model, layers=["1"]), x, class_names=["bright", "dark", "grey"], labels=[0, 1, 0])
-WATCHED = ["sample", "target_class", "follow_prediction", "predicted_class", "error"]
+# layer "4" is the linear head: offered, but it cannot be explained (the error must not change what is shown)
+viewer = CAMViewer(CAMExplainer(model, layers=["1", "4"]), x, class_names=["bright", "dark", "grey"], labels=[0, 1, 0])
+WATCHED = ["sample", "target_class", "follow_prediction", "predicted_class", "error", "layer"]
 def record(change=None):
     state = {name: getattr(viewer, name) for name in WATCHED}
     state["explained"] = [int(viewer.sample), int(viewer.target_class)]
@@ -337,6 +338,20 @@ def test_viewer_follows_each_samples_prediction_in_jupyterlab(jupyterlab, page):
     with page.expect_download(timeout=30_000) as info:
         page.locator('[data-testid="png-button"]').click()
     assert open(info.value.path(), "rb").read() == (folder / "expected_button.png").read_bytes()
+
+    # a layer that fails to explain: Python keeps the map's state, and the browser shows that state and why
+    before = canvas_pixels(page, "main-canvas")
+    title = page.locator('[data-testid="main-canvas-title"]').text_content()
+    set_control(page, "layer-select", "4")
+    state = wait_for_received(received, lambda s: "failed (kept" in s["error"])
+    assert state["explained"] == [1, 1] and "layer = '4' failed (kept '1')" in state["error"]
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"error\"]').hidden", timeout=10_000)
+    assert "Linear" in page.locator('[data-testid="error"]').text_content()
+    page.wait_for_function("() => document.querySelector('[data-testid=\"layer-select\"]').value === '1'", timeout=10_000)
+    assert page.locator('[data-testid="main-canvas-title"]').text_content() == title
+    assert page.locator('[data-testid="sample-slider"]').input_value() == "1"
+    assert canvas_pixels(page, "main-canvas") == before
+    assert not page.errors, page.errors
 
     # the saved notebook's picture is the current state's, not the first one
     time.sleep(2.0)

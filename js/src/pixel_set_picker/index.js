@@ -160,6 +160,7 @@ function render({ model, el }) {
 
   function updateControls() {
     display.refresh();
+    show(d.crosshair, nav.is3d()); // a 2D pick view has no crosshair (its clicks draw M)
     labelsBox.checked = !!view.showLabels;
     const names = model.get("class_names") ?? [];
     tools.update({
