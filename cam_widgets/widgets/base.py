@@ -179,9 +179,8 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
         self.observe(lambda change: self._recompute(), names=[*self._RECOMPUTE, *self._RESTORED])
         self.observe(self._follow_axis, names=["axis"])
         self.observe(self._on_channel, names=["channel"])
-        self.observe(lambda change: self._refresh_png(), names=list(self._DISPLAY))
-        if hasattr(self, "_handle_export_message"):
-            self.on_msg(self._handle_export_message)
+        self.observe(lambda change: self._refresh_static_png(), names=list(self._DISPLAY))
+        self.on_msg(self._handle_export_message)
 
     # --- what a subclass supplies --------------------------------------------------------------------
 
@@ -324,12 +323,7 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
 
     def _on_channel(self, change: dict) -> None:
         self._update_image()
-        self._refresh_png()
-
-    def _refresh_png(self) -> None:
-        refresh = getattr(self, "_refresh_static_png", None)
-        if refresh is not None:
-            refresh()
+        self._refresh_static_png()
 
     # --- explaining ----------------------------------------------------------------------------------
 
@@ -346,7 +340,7 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
         except Exception as problem:
             self._put_back(problem)
         else:
-            self._refresh_png()
+            self._refresh_static_png()
         finally:
             self.busy = False
 
