@@ -543,6 +543,10 @@ def test_png_button_asks_python_and_downloads_its_picture(harness, case):
     # an error answer is shown in the widget
     h.js("() => window.__model.emit('msg:custom', { type: 'error', message: 'PNG export failed: x' }, [])")
     assert "PNG export failed" in h.text("error")
+    # the scale select chooses the picture's scale
+    h.set("png-scale", 4)
+    h.el("png-button").click()
+    assert h.sent()[-1] == {"type": "png", "scale": 4}
     assert not h.page.errors, h.page.errors
 
 

@@ -35,7 +35,7 @@ function render({ model, el }) {
   const classes = createClassControl(sync, { requested: () => onExplained() });
   const explain = createExplainControls(sync, { classOptions: classes.classOptions, onClass: classes.onClass });
   const windowControl = createWindowControl(sync, nav, { image: () => arrays.image, changed: redraw });
-  const display = bindDisplayControls(sync, nav, { redraw, png: () => requestPng(2) });
+  const display = bindDisplayControls(sync, nav, { redraw, png: (scale) => requestPng(scale) });
   const placeholder = h("div", { class: "cam-placeholder", "data-testid": "placeholder" }, "no image yet");
   const d = display.fields;
   const e = explain.fields;

@@ -79,7 +79,7 @@ function render({ model, el }) {
   });
   const labelsBox = h("input", { type: "checkbox", class: "cam-show-labels", "data-testid": "labels-checkbox", title: "Show the predicted labels" });
   sync.listen(labelsBox, "change", () => { view.showLabels = labelsBox.checked; updateControls(); redraw(); nav.commit(["showLabels"]); });
-  const display = bindDisplayControls(sync, nav, { redraw, png: () => requestPng(2), beforeMove: () => strokes.cancel() });
+  const display = bindDisplayControls(sync, nav, { redraw, png: (scale) => requestPng(scale), beforeMove: () => strokes.cancel() });
   const placeholder = h("div", { class: "cam-placeholder", "data-testid": "placeholder" }, "no image yet");
   const d = display.fields;
   const e = explain.fields;

@@ -10,7 +10,7 @@ import { HELP_TEXT } from "./navigation.js";
 
 /**
  * createDisplayControls(sync, on) with on = { slice(index, final), axis(a), opacity(v, final),
- * colormap(name), channel(value), crosshair(visible), resetZoom(), png() }.
+ * colormap(name), channel(value), crosshair(visible), resetZoom(), png(scale) }.
  */
 export function createDisplayControls(sync, on) {
   const slice = h("input", { type: "range", min: 0, max: 0, step: 1, value: 0, class: "cam-slice", "data-testid": "slice-slider" });
@@ -29,11 +29,13 @@ export function createDisplayControls(sync, on) {
   const zoomReset = h("button", { type: "button", class: "cam-zoom-reset", "data-testid": "zoom-reset", title: "Fit the image (double-click a panel)" }, "fit");
   const zoomValue = h("output", { class: "cam-value cam-zoom-value", "data-testid": "zoom-value" });
   const help = h("span", { class: "cam-help", "data-testid": "help", title: HELP_TEXT, tabindex: 0, role: "note", "aria-label": HELP_TEXT }, "?");
-  const png = h("button", { type: "button", class: "cam-png", "data-testid": "png-button", title: "Download the panels as PNG (the same picture as save_png)" }, "PNG");
+  const png = h("button", { type: "button", class: "cam-png", "data-testid": "png-button", title: "Download the panels as PNG (the same picture as save_png(path, scale))" }, "PNG");
+  const pngScale = h("select", { class: "cam-png-scale", "data-testid": "png-scale", title: "Scale of the PNG" },
+    ...[1, 2, 4, 8].map((k) => h("option", { value: k, selected: k === 2 }, `${k}×`)));
   const fields = {
     slice: sliceField, axis: axisField, opacity: field("opacity", opacity), colormap: field("colormap", colormap),
     channel: channelField, crosshair: field("crosshair", cross), zoom: h("span", { class: "cam-field" }, zoomValue, zoomReset),
-    help, png,
+    help, png: h("span", { class: "cam-field" }, png, pngScale),
   };
 
   sync.listen(slice, "input", () => on.slice(Number(slice.value), false));
@@ -45,7 +47,7 @@ export function createDisplayControls(sync, on) {
   sync.listen(channel, "change", () => on.channel(/^\d+$/.test(channel.value) ? Number(channel.value) : channel.value));
   sync.listen(cross, "change", () => on.crosshair(cross.checked));
   sync.listen(zoomReset, "click", () => on.resetZoom());
-  sync.listen(png, "click", () => on.png());
+  sync.listen(png, "click", () => on.png(Number(pngScale.value)));
 
   /**
    * state = { is3d, axis, slice, sliceCount, opacity, colormap, signed, showCrosshair, zoom,
@@ -83,12 +85,12 @@ export function createDisplayControls(sync, on) {
     sliceValue.textContent = `${value}/${Math.max(count - 1, 0)}`;
   }
 
-  return { fields, controls: { slice, axis, opacity, colormap, channel, cross, zoomReset, png }, update, sliceText };
+  return { fields, controls: { slice, axis, opacity, colormap, channel, cross, zoomReset, png, pngScale }, update, sliceText };
 }
 
 /**
  * The display controls bound to a widget's navigator (shared/navigator.js): each control changes
- * `nav.view` and commits it. redraw() redraws the pixels; png() asks for the picture; beforeMove()
+ * `nav.view` and commits it. redraw() redraws the pixels; png(scale) asks for the picture; beforeMove()
  * runs before the slice or axis changes (the picker drops a stroke in progress). `refresh()` makes
  * the controls show the navigator's state.
  */
