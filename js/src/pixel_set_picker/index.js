@@ -5,8 +5,6 @@
 
 import { field, h, show } from "../dom.js";
 import { classIds } from "../label_overlay.js";
-import { equalMask } from "../rasterize.js";
-import { extractSlice } from "../slicing.js";
 import { createArrays } from "../shared/arrays.js";
 import { bindDisplayControls } from "../shared/display_controls.js";
 import { className, createExplainControls } from "../shared/explain_controls.js";
@@ -20,7 +18,8 @@ import { createLegend } from "./legend.js";
 import { createMaskStore } from "./mask_store.js";
 import { createPickerPanels } from "./panels.js";
 import { createPickTools } from "./pick_tools.js";
-import { BRUSH_TOOLS, createStrokes, INSTANT_TOOLS, TOOLS } from "./strokes.js";
+import { createPicking } from "./picking.js";
+import { BRUSH_TOOLS, createStrokes, TOOLS } from "./strokes.js";
 
 const PICKER_TRAITS = {
   tool: { trait: "tool" },
@@ -36,7 +35,6 @@ function render({ model, el }) {
   const status = createStatus(sync);
   const readout = createReadout();
   const masks = createMaskStore();
-  let lastSent = null; // the mask_bits dict we set last (to recognise our own echo)
   let hover = null;
   let cursor = null; // { panel, x, y } of the brush outline
   const nav = createNavigator(sync, { traits: PICKER_TRAITS, onChange });
@@ -46,8 +44,12 @@ function render({ model, el }) {
   const target = () => Number(sync.shown("target_class") ?? -1);
   const strokes = createStrokes({
     tool: () => view.tool, radius: () => view.brushRadius,
-    labelsOn: (axis, index) => (labels() ? sliceLabels(axis, index) : null),
-    onPreview: () => panels.drawPick(), onFinish: finishStroke,
+    labelsOn: (axis, index) => (labels() ? picking.sliceLabels(axis, index) : null),
+    onPreview: () => panels.drawPick(), onFinish: (s) => picking.finish(s),
+  });
+  const picking = createPicking(sync, nav, {
+    arrays, labels, masks, errors, target, cancelStroke: () => strokes.cancel(),
+    changed: () => { updateControls(); redraw(); },
   });
   const panels = createPickerPanels(sync, nav, { arrays, labels, masks, strokes, pointer });
   const legend = createLegend(sync, { onClass: (c) => sync.request({ target_class: c }) });
@@ -58,14 +60,9 @@ function render({ model, el }) {
   const tools = createPickTools(sync, {
     onTool: (t) => { if (t !== view.tool) { view.tool = t; updateControls(); nav.commit(["tool"]); } },
     onRadius: (r, final) => { view.brushRadius = r; tools.radiusText(r); placeCursor(); if (final) nav.commit(["brushRadius"]); },
-    onWhole: () => {
-      if (!arrays.image || !labels() || target() < 0) return;
-      strokes.cancel();
-      equalMask(labels(), target(), masks.mask);
-      sendMask();
-    },
-    onAll: () => setAll(1),
-    onEmpty: () => setAll(0),
+    onWhole: () => picking.wholeClass(),
+    onAll: () => picking.fill(1),
+    onEmpty: () => picking.fill(0),
   });
   const explain = createExplainControls(sync, {
     classTitle: "Class whose logits are summed over M",
@@ -100,43 +97,6 @@ function render({ model, el }) {
   status.attach(root);
   const requestPng = createPngExport(sync, root, { onError: (m) => { errors.png = m; status.messages(errors); } });
   const measure = observeWidth(sync, root, (width) => { if (panels.layout(width)) redraw(); });
-
-  // ---------------------------------------------------------------- M
-  /** The class ids of the slice along `axis` at `index`. */
-  function sliceLabels(axis, index) {
-    return nav.shown.length === 3 ? extractSlice(labels(), arrays.image.shape, axis, index) : labels();
-  }
-
-  /** A finished stroke: combine it into M and send M with the class it is explained for. */
-  function finishStroke(s) {
-    const classHere = labels() ? sliceLabels(s.axis, s.index)[s.pixel.row * s.cols + s.pixel.col] : null;
-    let cls = null;
-    if (INSTANT_TOOLS.includes(s.tool) && s.mode === "replace" && classHere !== null) cls = classHere; // the class under the click
-    else if (target() < 0 && classHere !== null && s.tool !== "erase") cls = classHere; // the first pick chooses one
-    if (s.tool === "lasso" && s.points.length < 3) {
-      if (cls !== null && cls !== target()) sync.request({ target_class: cls });
-      redraw();
-      return;
-    }
-    masks.combine(s.axis, s.index, s.slice, s.mode);
-    const voxel = voxelUnder(s.pixel.row, s.pixel.col, s.axis, s.index, nav.real, nav.shown);
-    sendMask(cls !== null && cls !== target() ? { target_class: cls } : {});
-    if (nav.is3d()) nav.moveCrosshair(voxel); // the other views go through the picked voxel
-  }
-
-  function sendMask(extra = {}) {
-    lastSent = masks.encode();
-    sync.request({ mask_bits: lastSent, ...extra });
-    updateControls();
-    redraw();
-  }
-
-  function setAll(value) {
-    if (!arrays.image) return;
-    strokes.cancel();
-    masks.fill(value);
-    sendMask();
-  }
 
   // ---------------------------------------------------------------- drawing and controls
   function redraw() {
@@ -209,22 +169,11 @@ function render({ model, el }) {
     updateReadout();
   }
 
-  function loadMask() {
-    errors.mask_bits = "";
-    masks.reset(arrays.image?.shape ?? null);
-    if (!arrays.image) return;
-    try {
-      masks.load(model.get("mask_bits"));
-    } catch (err) {
-      errors.mask_bits = `mask_bits: ${err.message}`;
-    }
-  }
-
   function onArrays(names) {
     if (names.includes("image")) {
       strokes.cancel();
       nav.setShape(arrays.image?.shape, model.get("input_shape")); // Python's defaults are valid: nothing to write back
-      loadMask();
+      picking.load();
       hover = null;
     }
     status.messages(errors);
@@ -241,10 +190,7 @@ function render({ model, el }) {
     updateReadout();
   }
 
-  sync.on("change:mask_bits", () => {
-    if (model.get("mask_bits") === lastSent || sync.queue.has("mask_bits")) return; // our echo, or ours wins
-    lastSent = null;
-    loadMask();
+  picking.followModel(() => {
     status.messages(errors);
     updateControls();
     redraw();
