@@ -229,7 +229,7 @@ model = sign_classifier(torch.float32)
 assert model(x).argmax(1).tolist() == [0, 1, 2]
 # layer "4" is the linear head: offered, but it cannot be explained (the error must not change what is shown)
 viewer = CAMViewer(CAMExplainer(model, layers=["1", "4"]), x, class_names=["bright", "dark", "grey"], labels=[0, 1, 0])
-WATCHED = ["sample", "target_class", "follow_prediction", "predicted_class", "error", "layer"]
+WATCHED = ["sample", "target_class", "follow_prediction", "predicted_class", "error", "layer", "zoom", "zoom_center"]
 def record(change=None):
     state = {name: getattr(viewer, name) for name in WATCHED}
     state["explained"] = [int(viewer.sample), int(viewer.target_class)]
@@ -338,6 +338,31 @@ def test_viewer_follows_each_samples_prediction_in_jupyterlab(jupyterlab, page):
     with page.expect_download(timeout=30_000) as info:
         page.locator('[data-testid="png-button"]').click()
     assert open(info.value.path(), "rb").read() == (folder / "expected_button.png").read_bytes()
+
+    # keys and the wheel inside JupyterLab: "]" / "[" step the sample (and do not reach JupyterLab's shortcuts;
+    # keys the widget does not use, such as the arrows on a 2D image, still do), the wheel zooms (synced to
+    # Python) and the notebook does not scroll
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:insert-cell-below')")
+    canvas = page.locator('[data-testid="main-canvas"]')
+    canvas.click(position={"x": 5, "y": 5})
+    active = "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex"
+    cell = page.evaluate(active)
+    page.keyboard.press("]")
+    state = wait_for_received(received, lambda s: s["sample"] == 2)
+    page.keyboard.press("[")
+    state = wait_for_received(received, lambda s: s["sample"] == 1)
+    assert page.evaluate(active) == cell  # the keys the widget takes do not reach JupyterLab's shortcuts
+    scroller = "() => [...document.querySelectorAll('.jp-WindowedPanel-outer')].map((e) => e.scrollTop).join()"
+    scrolled = page.evaluate(scroller)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25)
+    page.mouse.wheel(0, -300)
+    state = wait_for_received(received, lambda s: s["zoom"] > 1.9, timeout=10)
+    assert len(state["zoom_center"]) == 2 and state["zoom_center"][0] < 7.5 and state["zoom_center"][1] < 7.5
+    assert page.evaluate(scroller) == scrolled
+    page.locator('[data-testid="zoom-reset"]').click()
+    wait_for_received(received, lambda s: s["zoom"] == 1 and s["zoom_center"] == [], timeout=10)
+    assert state["sample"] == 1
 
     # a layer that fails to explain: Python keeps the map's state, and the browser shows that state and why
     before = canvas_pixels(page, "main-canvas")
