@@ -280,3 +280,15 @@ def test_rgb_composition_matches_the_browser_pixel_for_pixel(signed, window, tmp
                            "opacity": 0.7}}
     browser = np.array(run_js(NODE_RGB, payload)).reshape(-1, 4)
     assert np.array_equal(browser[:, :3], ours)
+
+
+def test_the_orthogonal_views_show_the_map_the_browser_puts_on_them():
+    image, cam, other = volume((6, 8, 10)), volume((6, 8, 10), 1), volume((6, 8, 10), 2)
+    traits = dict(image=encode_array(image), cam=encode_array(cam), compare=encode_array(other), compare_method="layercam")
+    on_cam = widget_panels(FakeWidget(**traits))[1]
+    on_compare = widget_panels(FakeWidget(**traits, ortho_map="compare"))[1]
+    only_cam = widget_panels(FakeWidget(**traits | {"compare": {}}, ortho_map="compare"))[1]  # compare off: the map
+    compare_alone = widget_panels(FakeWidget(image=encode_array(image), cam=encode_array(other)))[1]
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(on_compare, compare_alone))
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(only_cam, on_cam))
+    assert not np.array_equal(on_cam[0].rgb, on_compare[0].rgb)

@@ -114,6 +114,10 @@ def test_display_values_are_checked_in_both_widgets():
     assert picker.show_crosshair is False and picker.error == ""
     with pytest.raises(Exception, match="show_crosshair"):
         picker.show_crosshair = "no"
+    viewer = CAMViewer(CAMExplainer(classifier(2), layers=["3"]), torch.randn(1, 8, 8, dtype=torch.float64))
+    viewer.ortho_map = "compare"
+    viewer.ortho_map = "gradcam"  # a method is not a choice here: the views show "cam" or "compare"
+    assert viewer.ortho_map == "compare" and "unknown ortho_map 'gradcam'; valid: cam, compare" in viewer.error
 
 
 # --- the channel shown ---------------------------------------------------------------------------------

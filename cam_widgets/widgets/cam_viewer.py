@@ -24,7 +24,7 @@ from torch import Tensor
 from ..targets import ClassScore, PixelSet, from_prediction
 from .base import CAMWidget
 from .static_files import css, esm
-from .validation import Boolean, Integer, Real, index_in, window_of
+from .validation import Boolean, Integer, Real, index_in, one_of, window_of
 
 MAX_DISPLAY_VOXELS = {2: 1024 * 1024, 3: 128**3}
 """Inputs larger than this are downsampled for display (with a notice); the CAM is computed at full size."""
@@ -56,10 +56,12 @@ class CAMViewer(CAMWidget):
     # display-only controls (handled in the browser, observable here)
     relu = Boolean(False).tag(sync=True)
     window = t.List(Real()).tag(sync=True)
+    ortho_map = t.Unicode("cam").tag(sync=True)
+    """The map the orthogonal views of a volume show: ``"cam"`` or ``"compare"`` (while compare is on)."""
 
     _RECOMPUTE = (*CAMWidget._RECOMPUTE, "sample")
     _RESTORED = ("follow_prediction",)  # the class follows the prediction: a change of it explains again
-    _DISPLAY = (*CAMWidget._DISPLAY, "relu", "window")
+    _DISPLAY = (*CAMWidget._DISPLAY, "relu", "window", "ortho_map")
 
     def _split(self, x: Tensor, spatial_ndim: int) -> list[Tensor]:
         """One ``(1, C, *spatial)`` tensor per sample, views of the widget's own copy of ``x``."""
@@ -95,7 +97,7 @@ class CAMViewer(CAMWidget):
 
     # --- checking ----------------------------------------------------------------------------------
 
-    @t.validate("sample", "window", "true_labels")
+    @t.validate("sample", "window", "true_labels", "ortho_map")
     def _validate_own(self, proposal: dict) -> object:
         return self._accept(proposal["trait"].name, proposal["value"])
 
@@ -104,6 +106,8 @@ class CAMViewer(CAMWidget):
             return index_in(value, len(self._samples), "sample (the batch's index)")
         if name == "window":
             return window_of(value)
+        if name == "ortho_map":
+            return one_of(value, ("cam", "compare"), "ortho_map")
         if name == "true_labels":
             return _true_labels(value, self.class_names, len(self._samples))
         value = super()._check_trait(name, value)

@@ -207,9 +207,11 @@ def widget_panels(widget) -> list[list[Panel]]:
         others = [a for a in range(3) if a != axis]
         if _is_picker(widget):  # the pick views of the other axes through the crosshair
             rows.append([_pick_panel(widget, s, a, s.crosshair[a], _where(s, a, s.crosshair[a])) for a in others])
-        else:
-            rows.append([_map_panel(widget, s, widget.cam, widget.cam_signed, a, s.crosshair[a],
-                                    _where(s, a, s.crosshair[a])) for a in others])
+        else:  # the map the browser's "show" select puts on them (ortho_map)
+            on_compare = bool(widget.compare) and getattr(widget, "ortho_map", "cam") == "compare"
+            encoded, signed = (widget.compare, widget.compare_signed) if on_compare else (widget.cam, widget.cam_signed)
+            rows.append([_map_panel(widget, s, encoded, signed, a, s.crosshair[a], _where(s, a, s.crosshair[a]))
+                         for a in others])
     return rows
 
 

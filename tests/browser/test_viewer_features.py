@@ -531,3 +531,32 @@ def test_layout_follows_the_width(harness, width):
         in ("pixelated", "crisp-edges")
     assert not h.page.errors, h.page.errors
 
+
+
+# ---------------------------------------------------------------------------------------- orthogonal views' map
+
+
+def test_orthogonal_views_show_the_map_or_the_compare_map(harness):
+    """With compare on, the "show" select puts the compare map on the orthogonal views (pixel for pixel, with
+    its own colour bar) and saves ortho_map; Python setting ortho_map back is followed; without compare the
+    select is hidden and the views show the map."""
+    h = harness
+    case = CASES["3d"]
+    state, other = with_compare(case)
+    h.mount(state)
+    crosshair = state["crosshair"]
+    assert not h.hidden("ortho-source") and h.js("() => document.querySelector('[data-testid=\"ortho-source\"]').value") == "cam"
+    h.set("ortho-source", "compare")
+    assert {"ortho_map": "compare"} in h.saves()
+    for a in other_axes(0):
+        assert_pixels(h.rgb(f"view-{['axial', 'coronal', 'sagittal'][a]}"), expected(case, a, crosshair[a], overlay=other),
+                      f"compare map on axis {a}")
+    ticks = h.js("() => [...document.querySelectorAll('[data-testid=\"ortho-0-colorbar-ticks\"] .cam-tick')]"
+                 ".map(t => Number(t.dataset.value))")
+    assert ticks == [other["vmin"], other["vmax"]]
+    h.update("ortho_map", "cam")
+    for a in other_axes(0):
+        assert_pixels(h.rgb(f"view-{['axial', 'coronal', 'sagittal'][a]}"), expected(case, a, crosshair[a]), f"map on axis {a}")
+    h.set_array("compare", None)
+    assert h.js("() => document.querySelector('[data-testid=\"ortho-source\"]').closest('label').hidden")
+    assert not h.page.errors, h.page.errors

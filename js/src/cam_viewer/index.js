@@ -21,6 +21,7 @@ const VIEWER_TRAITS = {
   relu: { trait: "relu", read: Boolean },
   window: { trait: "window", read: list },
   channel: { trait: "channel" },
+  orthoMap: { trait: "ortho_map" },
 };
 
 function render({ model, el }) {

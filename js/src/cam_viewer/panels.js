@@ -19,7 +19,6 @@ export function createPanels(sync, nav, { arrays, pointer }) {
   const { view } = nav;
   const drawer = createSliceDrawer();
   const orthoSource = h("select", { class: "cam-ortho-source", "data-testid": "ortho-source", title: "Map shown in the orthogonal views" });
-  let orthoMap = "cam";
   let side = 420;
 
   const make = (testid, className, axis, colorbar) => {
@@ -45,7 +44,8 @@ export function createPanels(sync, nav, { arrays, pointer }) {
   main.el.dataset.testid = "main-panel";
   compare.el.dataset.testid = "compare-panel";
   sync.listen(orthoSource, "change", () => {
-    orthoMap = orthoSource.value;
+    view.orthoMap = orthoSource.value;
+    nav.commit(["orthoMap"]);
     draw();
   });
 
@@ -89,9 +89,9 @@ export function createPanels(sync, nav, { arrays, pointer }) {
     }
     if (nav.is3d()) {
       setOptions(orthoSource, [{ value: "cam", label: model.get("method") || "map" },
-        ...(compareMap ? [{ value: "compare", label: model.get("compare_method") }] : [])], compareMap ? orthoMap : "cam");
+        ...(compareMap ? [{ value: "compare", label: model.get("compare_method") }] : [])], compareMap ? view.orthoMap : "cam");
       show(orthoSource.parentElement, !!compareMap);
-      const name = compareMap && orthoMap === "compare" ? "compare" : "cam";
+      const name = compareMap && view.orthoMap === "compare" ? "compare" : "cam";
       const orthoSide = Math.round(side * 0.72);
       otherAxes(view.axis).forEach((axis, k) => {
         const p = ortho[k];
