@@ -174,3 +174,19 @@ def test_a_closed_widget_displays_as_text(viewer, notebook):
     assert list(data) == ["text/plain"] and "display_id" not in kw
     viewer._refresh_static_png()
     assert shell.kernel.io_loop.later == []
+
+
+def test_the_notebooks_picture_of_a_large_image_is_subsampled_but_save_png_is_not():
+    from cam_widgets.widgets.figure import widget_figure
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(2, 2)).eval()
+    viewer = CAMViewer(CAMExplainer(model, layers=["1"]), torch.rand(1, 1200, 1000))
+    rows = viewer.image["shape"][0]  # shown downsampled to at most 1024^2 voxels: more than 1000 rows
+    full = widget_figure(viewer, 1)
+    small = widget_figure(viewer, 1, viewer.STATIC_MAX_SIDE)
+    assert rows > 1000 and full.shape[0] > rows and small.shape[0] < rows // 2 + 100  # every 3rd row of the panel
+    bundle = viewer._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert Image.open(io.BytesIO(base64.b64decode(data["image/png"]))).size == (small.shape[1], small.shape[0])
+    assert Image.open(io.BytesIO(viewer.static_png(1))).size == (full.shape[1], full.shape[0])  # save_png: all pixels

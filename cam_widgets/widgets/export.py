@@ -57,6 +57,8 @@ class ExportMixin:
 
     STATIC_SCALE = 1
     """Scale of the picture in the notebook's output (at least 256 px wide)."""
+    STATIC_MAX_SIDE = 512
+    """Panels larger than this are subsampled in the notebook's picture (a 1024^2 image would add megabytes)."""
     STATIC_INTERVAL = 1.0
     """At most one refresh of the notebook's picture per this many seconds."""
     STATIC_OUTPUT = "separate"
@@ -190,7 +192,7 @@ class ExportMixin:
 
     def _static_png_or_none(self) -> bytes | None:
         try:
-            return self.static_png(self.STATIC_SCALE)
+            return png_bytes(widget_figure(self, self.STATIC_SCALE, self.STATIC_MAX_SIDE))
         except Exception as problem:  # a broken picture must not break the live widget
             warnings.warn(f"{type(self).__name__}: no static picture ({type(problem).__name__}: {problem})",
                           RuntimeWarning, stacklevel=2)

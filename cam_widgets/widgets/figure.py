@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -238,10 +238,19 @@ def _pick_panel(widget, s: _Slicer, axis: int, index: int, title: str = PICK_TIT
     return Panel(title, _zoomed(widget, s, axis, rgb))
 
 
-def widget_figure(widget, scale: int = 1) -> np.ndarray:
+def widget_figure(widget, scale: int = 1, max_side: int | None = None) -> np.ndarray:
     """The whole picture of ``widget`` as ``(H, W, 3)`` uint8, at integer ``scale`` (1: at least 256 px
-    wide; small images are enlarged by a whole factor)."""
-    return draw_figure(widget_panels(widget), scale)
+    wide; small images are enlarged by a whole factor). ``max_side``: panels larger than this are shown
+    subsampled by a whole step (every k-th pixel), e.g. to keep a notebook's saved picture small."""
+    rows = widget_panels(widget)
+    if max_side:
+        rows = [[_subsampled(panel, max_side) for panel in row] for row in rows]
+    return draw_figure(rows, scale)
+
+
+def _subsampled(panel: Panel, max_side: int) -> Panel:
+    step = math.ceil(max(panel.rgb.shape[:2]) / max_side)
+    return panel if step <= 1 else replace(panel, rgb=panel.rgb[::step, ::step])
 
 
 def main_panel(widget) -> np.ndarray:
