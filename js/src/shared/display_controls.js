@@ -80,12 +80,7 @@ export function createDisplayControls(sync, on) {
     }
   }
 
-  /** The slider's live value label while dragging (before the state updates). */
-  function sliceText(value, count) {
-    sliceValue.textContent = `${value}/${Math.max(count - 1, 0)}`;
-  }
-
-  return { fields, controls: { slice, axis, opacity, colormap, channel, cross, zoomReset, png, pngScale }, update, sliceText };
+  return { fields, controls: { slice, axis, opacity, colormap, channel, cross, zoomReset, png, pngScale }, update };
 }
 
 /**

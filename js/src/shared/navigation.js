@@ -29,11 +29,6 @@ export function voxelToDisplay(voxel, real, shown) {
   return voxel.map((v, k) => displayIndex(v, real[k], shown[k]));
 }
 
-/** A display voxel as real indices. */
-export function voxelToReal(voxel, real, shown) {
-  return voxel.map((v, k) => realIndex(v, real[k], shown[k]));
-}
-
 /** The real shape to use: `input_shape` when it matches the shown array's rank, else the shown shape. */
 export function realShape(inputShape, shown) {
   return Array.isArray(inputShape) && inputShape.length === shown.length && inputShape.every((n) => n > 0)
