@@ -3,16 +3,12 @@
 // the compare map). Drawing, titles, zero-map messages and sizes live here.
 
 import { h, setOptions, show } from "../dom.js";
-import { AXIS_LETTERS, VIEW_NAMES } from "../slicing.js";
+import { VIEW_NAMES } from "../slicing.js";
 import { className } from "../shared/explain_controls.js";
-import { createSliceDrawer, isZeroMap, zeroMessage } from "../shared/draw.js";
+import { createSliceDrawer, isZeroMap, mapTitle, viewTitle, zeroMessage } from "../shared/draw.js";
 import { panelSide } from "../shared/layout.js";
-import { createMapPanel, displayScale } from "../shared/map_panel.js";
-
-/** The two axes other than `axis`: the orthogonal views shown beside the main one. */
-export function otherAxes(axis) {
-  return [0, 1, 2].filter((a) => a !== axis);
-}
+import { displayScale } from "../shared/map_panel.js";
+import { otherAxes } from "../shared/navigation.js";
 
 export function createPanels(sync, nav, { arrays, pointer }) {
   const { model } = sync;
@@ -21,19 +17,7 @@ export function createPanels(sync, nav, { arrays, pointer }) {
   const orthoSource = h("select", { class: "cam-ortho-source", "data-testid": "ortho-source", title: "Map shown in the orthogonal views" });
   let side = 420;
 
-  const make = (testid, className, axis, colorbar) => {
-    const holder = {};
-    const panel = createMapPanel(sync, {
-      testid, className, colorbar,
-      handlers: {
-        onPointer: (type, event, point) => pointer(type, event, point, axis(), nav.indexOn(axis())),
-        ...nav.handlers({ get scale() { return holder.panel.scale; } }, axis),
-      },
-    });
-    holder.panel = panel;
-    nav.addPanel(panel, axis);
-    return panel;
-  };
+  const make = (testid, className, axis, colorbar) => nav.panel({ testid, className, colorbar }, axis, pointer);
   const main = make("main-canvas", "cam-main", () => view.axis, "colorbar");
   const compare = make("compare-canvas", "cam-compare-view", () => view.axis, "compare-colorbar");
   const ortho = [0, 1].map((k) => make(`ortho-${k}`, `cam-ortho cam-ortho-${k}`, () => otherAxes(view.axis)[k], `ortho-${k}-colorbar`));
@@ -61,10 +45,10 @@ export function createPanels(sync, nav, { arrays, pointer }) {
 
   function titles() {
     const cls = className(model.get("class_names"), Number(model.get("target_class")));
-    const where = nav.is3d() ? ` · ${VIEW_NAMES[view.axis]} ${AXIS_LETTERS[view.axis]}=${view.slice}` : "";
+    const where = nav.is3d() ? viewTitle(view.axis, view.slice) : "";
     const layer = model.get("layer") ?? "";
-    main.setTitle(`${model.get("method") ?? ""} · ${layer} · ${cls}${where}`);
-    compare.setTitle(`${model.get("compare_method") ?? ""} · ${layer} · ${cls}${where}`);
+    main.setTitle(mapTitle(model.get("method"), layer, cls, where));
+    compare.setTitle(mapTitle(model.get("compare_method"), layer, cls, where));
     main.setMessage(isZeroMap(arrays.cam) ? zeroMessage(model.get("method"), cls, layer) : "");
     compare.setMessage(isZeroMap(arrays.compare) ? zeroMessage(model.get("compare_method"), cls, layer) : "");
     return cls;
@@ -98,7 +82,7 @@ export function createPanels(sync, nav, { arrays, pointer }) {
         const index = view.crosshair[axis];
         const d = drawer.draw(p, image, arrays[name], options(name), axis, nav.displaySlice(axis, index), `ortho${k}`);
         p.setScale(displayScale(d.rows, d.cols, orthoSide));
-        p.setTitle(`${VIEW_NAMES[axis]} ${AXIS_LETTERS[axis]}=${index}`);
+        p.setTitle(viewTitle(axis, index));
         p.el.dataset.view = VIEW_NAMES[axis];
         p.canvas.dataset.testid = `view-${VIEW_NAMES[axis]}`;
         bar(p, name);

@@ -5,16 +5,15 @@
 
 import { h, show } from "../dom.js";
 import { paintLabels, paintMask } from "../label_overlay.js";
-import { AXIS_LETTERS, VIEW_NAMES, sliceDims } from "../slicing.js";
-import { createSliceDrawer, isZeroMap, zeroMessage } from "../shared/draw.js";
+import { VIEW_NAMES, sliceDims } from "../slicing.js";
+import { createSliceDrawer, isZeroMap, mapTitle, viewTitle, zeroMessage } from "../shared/draw.js";
 import { className } from "../shared/explain_controls.js";
 import { panelSide } from "../shared/layout.js";
-import { createMapPanel, displayScale } from "../shared/map_panel.js";
+import { displayScale } from "../shared/map_panel.js";
+import { otherAxes } from "../shared/navigation.js";
 
 const LABEL_ALPHA = 0.4;
 export const PICK_TITLE = "input · predicted labels · M";
-
-const otherAxes = (axis) => [0, 1, 2].filter((a) => a !== axis);
 
 export function createPickerPanels(sync, nav, { arrays, labels, masks, strokes, pointer }) {
   const { model } = sync;
@@ -22,19 +21,7 @@ export function createPickerPanels(sync, nav, { arrays, labels, masks, strokes, 
   const drawer = createSliceDrawer();
   let side = 320;
 
-  const make = (testid, className, axis, colorbar = null) => {
-    const holder = {};
-    const panel = createMapPanel(sync, {
-      testid, className, colorbar,
-      handlers: {
-        onPointer: (type, event, point) => pointer(type, event, point, axis(), nav.indexOn(axis()), panel),
-        ...nav.handlers({ get scale() { return holder.panel.scale; } }, axis),
-      },
-    });
-    holder.panel = panel;
-    nav.addPanel(panel, axis);
-    return panel;
-  };
+  const make = (testid, className, axis, colorbar = null) => nav.panel({ testid, className, colorbar }, axis, pointer);
   const pick = make("pick-canvas", "cam-pick-view", () => view.axis);
   pick.setTitle(PICK_TITLE);
   const cam = make("cam-canvas", "cam-main", () => view.axis, "colorbar");
@@ -72,9 +59,9 @@ export function createPickerPanels(sync, nav, { arrays, labels, masks, strokes, 
     const tc = Number(model.get("target_class"));
     const cls = tc < 0 ? "no class yet" : className(model.get("class_names"), tc);
     const layer = model.get("layer") ?? "";
-    const where = nav.is3d() ? ` · ${VIEW_NAMES[view.axis]} ${AXIS_LETTERS[view.axis]}=${view.slice}` : "";
-    cam.setTitle(`${model.get("method") ?? ""} · ${layer} · ${cls}${where}`);
-    compare.setTitle(`${model.get("compare_method") ?? ""} · ${layer} · ${cls}${where}`);
+    const where = nav.is3d() ? viewTitle(view.axis, view.slice) : "";
+    cam.setTitle(mapTitle(model.get("method"), layer, cls, where));
+    compare.setTitle(mapTitle(model.get("compare_method"), layer, cls, where));
     const empty = Number(model.get("n_selected") ?? 0) === 0;
     const zero = (method) => (tc < 0 ? "" : empty ? `M is empty, so the ${method} map is zero everywhere (the sanity check): pick pixels`
       : zeroMessage(method, cls, layer));
@@ -123,7 +110,7 @@ export function createPickerPanels(sync, nav, { arrays, labels, masks, strokes, 
       otherAxes(view.axis).forEach((axis, k) => {
         const d = sliceDims(image.shape, axis);
         ortho[k].setScale(displayScale(d.rows, d.cols, side)); // the main view's voxel size when the sides match
-        ortho[k].setTitle(`${VIEW_NAMES[axis]} ${AXIS_LETTERS[axis]}=${view.crosshair[axis]}`);
+        ortho[k].setTitle(viewTitle(axis, view.crosshair[axis]));
         ortho[k].canvas.dataset.testid = `pick-${VIEW_NAMES[axis]}`;
       });
     }

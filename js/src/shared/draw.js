@@ -2,7 +2,7 @@
 // reused scratch buffers (a slice along axis 0 is a view, the other axes are copied once each).
 
 import { composeRGBA } from "../compose.js";
-import { extractSlice, sliceDims } from "../slicing.js";
+import { AXIS_LETTERS, VIEW_NAMES, extractSlice, sliceDims } from "../slicing.js";
 
 export function createSliceDrawer() {
   const scratch = new Map(); // key -> reused slice buffer
@@ -50,4 +50,14 @@ export function isZeroMap(array) {
 /** The panel message of a zero map (the same text as Python's static picture). */
 export function zeroMessage(method, className, layer) {
   return `the ${method} map of ${className} at ${layer} is zero everywhere: try another layer, method or class`;
+}
+
+/** Where a view slices: "axial z=12" (figure.py writes the same). */
+export function viewTitle(axis, index) {
+  return `${VIEW_NAMES[axis]} ${AXIS_LETTERS[axis]}=${index}`;
+}
+
+/** A map panel's title: "{method} · {layer} · {class}", plus " · {view}" of a volume's slice (figure.py's twin). */
+export function mapTitle(method, layer, cls, where = "") {
+  return `${method ?? ""} · ${layer ?? ""} · ${cls}${where ? ` · ${where}` : ""}`;
 }

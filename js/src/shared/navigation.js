@@ -35,6 +35,11 @@ export function realShape(inputShape, shown) {
     ? inputShape.map(Number) : [...shown];
 }
 
+/** The two axes other than `axis`: the orthogonal views of a volume shown beside the main one. */
+export function otherAxes(axis) {
+  return [0, 1, 2].filter((a) => a !== axis);
+}
+
 /** Clamp a zoom factor into [ZOOM_MIN, ZOOM_MAX] (non-numbers give 1). */
 export function clampZoom(z) {
   z = Number(z);

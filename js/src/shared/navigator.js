@@ -4,6 +4,7 @@
 // one state, which is synced to Python (debounced while dragging or wheeling).
 
 import { clampIndex, clampVoxel, sliceDims, viewAxes } from "../slicing.js";
+import { createMapPanel } from "./map_panel.js";
 import { COMMIT_DELAY, displayState, same } from "./model_sync.js";
 import {
   clampCenter, clampZoom, displayIndex, keyStep, panBy, panelTransform, realShape, roundCenter, voxelToDisplay,
@@ -54,8 +55,21 @@ export function createNavigator(sync, { traits = {}, onChange }) {
     indexOn(axis) {
       return axis === view.axis ? view.slice : view.crosshair[axis];
     },
-    addPanel(panel, axis) {
+    /**
+     * A map panel (shared/map_panel.js: options = { testid, className, colorbar }) slicing along axis(),
+     * with the linked zoom / pan / reset gestures; its pointer events go to
+     * pointer(type, event, point, axis, index, panel), index the real slice it shows.
+     */
+    panel(options, axis, pointer) {
+      const panel = createMapPanel(sync, {
+        ...options,
+        handlers: {
+          onPointer: (type, event, point) => pointer(type, event, point, axis(), nav.indexOn(axis()), panel),
+          ...handlers(() => panel.scale, axis),
+        },
+      });
       panels.push({ panel, axis });
+      return panel;
     },
     /** Set the image's display shape and the input's shape; returns the keys it had to correct. */
     setShape(displayShape, inputShape) {
@@ -64,7 +78,6 @@ export function createNavigator(sync, { traits = {}, onChange }) {
       return normalise();
     },
     place,
-    handlers,
     moveCrosshair,
     setSlice,
     setAxis,
@@ -111,12 +124,12 @@ export function createNavigator(sync, { traits = {}, onChange }) {
     state.commit(keys, { delay: COMMIT_DELAY });
   }
 
-  /** Wheel / pan / double-click handlers for a panel slicing along axis(). */
-  function handlers(panel, axis) {
+  /** Wheel / pan / double-click handlers for a panel slicing along axis(), at scale() CSS px per pixel. */
+  function handlers(scale, axis) {
     const geometry = () => {
       const a = axis();
       const { rows, cols } = sliceDims(shown, a);
-      return { zoom: view.zoom, center: view.zoomCenter, real, axis: a, rows, cols, scale: panel.scale };
+      return { zoom: view.zoom, center: view.zoomCenter, real, axis: a, rows, cols, scale: scale() };
     };
     return {
       onWheel(factor, x, y) {

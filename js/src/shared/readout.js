@@ -10,10 +10,7 @@ import { displayIndex, realIndex } from "./navigation.js";
 
 /** The input's value(s) at flat index i: one number, or "(r, g, b)" for a colour image. */
 export function inputText(image, i) {
-  if (image.channels) {
-    const v = (c) => image.vmin + (image.channels[c][i] / 255) * (image.vmax - image.vmin);
-    return `(${[0, 1, 2].map((c) => formatValue(image.dtype === "uint8" ? v(c) : image.channels[c][i])).join(", ")})`;
-  }
+  if (image.channels) return `(${image.channels.map((data) => formatValue(valueAt({ ...image, data }, i))).join(", ")})`;
   return formatValue(valueAt(image, i));
 }
 
