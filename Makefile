@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml $(BUNDLE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e ".[test]"
+	$(PY) -m pip install -e ".[lab,test]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/widget_latency.py                 # both parts (under a minute)
     .venv/bin/python bench/widget_latency.py --quick         # fewer repeats
-    .venv/bin/python bench/widget_latency.py --only slice    # or --only zoom, --only kernel
+    .venv/bin/python bench/widget_latency.py --only slice    # or --only zoom, --only kernel, --only view3d
     .venv/bin/python bench/widget_latency.py --only kernel --verbose --ws-nodelay   # diagnosis
 
 (1) ``slice``: a slice-slider change on a 128^3 volume with a CAM and a compare map, in the browser
@@ -35,6 +35,10 @@
     the change arrived (``set_state``), the time in ``explainer.explain`` and in encoding, and when
     the new map was sent (``send_state``).  Finally the same changes are timed in the kernel alone
     (``viewer.target_class = c``, ``time.perf_counter``, no browser in the loop).
+
+(3) ``view3d`` (only with ``--only view3d``): class changes of a 128^3 CAMViewer in JupyterLab without and
+    with ``viewer.view_3d()`` open, the time until the 3D view has updated, and the 3D update's time in
+    the kernel (``bench/view3d_latency.py``).
 
 Prints a table (what, n, median, p90, target, PASS/MISS) and the machine: CPU count, load average
 at the start and the end (the machine may be shared: other processes' load moves these numbers),
@@ -407,10 +411,7 @@ WEBSOCKET_LOG_JS = """
 })();
 """
 
-CHANGES_JS = """
-async ({ testid, values, timeoutMs, settleMs }) => {
-  const q = (id) => document.querySelector(`[data-testid="${id}"]`);
-  const select = q(testid), canvas = q('main-canvas'), root = q('cam-viewer');
+FRAME_JS = """
   const kernel = () => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   // `check` runs inside the rAF callback, so it sees what this frame paints; the second time is taken
@@ -424,7 +425,16 @@ async ({ testid, values, timeoutMs, settleMs }) => {
   }));
   const pixels = () => canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
   const differs = (a, b) => a.length !== b.length || a.some((v, i) => v !== b[i]);
-  const settled = () => !root.classList.contains('busy') && kernel().status === 'idle';
+"""
+"""The page's timing helpers (inside an async function that defines ``canvas``): the kernel, ``sleep``,
+``frame(check)`` (times of a rAF callback and of the end of its frame, and what ``check`` saw in it), and
+the main canvas's ``pixels`` with ``differs``. ``view3d_latency.py`` uses them too."""
+
+CHANGES_JS = """
+async ({ testid, values, timeoutMs, settleMs }) => {
+  const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const select = q(testid), canvas = q('main-canvas'), root = q('cam-viewer');
+""" + FRAME_JS + """  const settled = () => !root.classList.contains('busy') && kernel().status === 'idle';
   const rows = [];
   for (const value of values) {
     let t = performance.now();
@@ -683,7 +693,8 @@ print('BENCH_JSON:' + json.dumps(_bench_out))
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-    parser.add_argument("--only", choices=["slice", "zoom", "kernel"], help="run one part only")
+    parser.add_argument("--only", choices=["slice", "zoom", "kernel", "view3d"],
+                        help="run one part only (view3d runs only when asked for)")
     parser.add_argument("--size", type=int, default=128, help="volume side for the slice part (default 128)")
     parser.add_argument("--slice-events", type=int, help="slice events (default 200, --quick 60)")
     parser.add_argument("--repeats", type=int, help="class / method / layer changes each (default 20, --quick 6)")
@@ -729,6 +740,11 @@ def main(argv: list[str] | None = None) -> int:
 
                 print(f"\n[kernel] JupyterLab {jupyterlab.__version__}, {r} changes each of class, method, layer")
                 bench_kernel(browser, repeats, args.sample, table, args.kernel_threads, args.verbose, args.ws_nodelay)
+            if args.only == "view3d":
+                from view3d_latency import bench_view3d
+
+                print(f"\n[view3d] JupyterLab, {r} class changes of a 128^3 viewer without, then with the 3D view open")
+                bench_view3d(browser.browser_type, r, table, kernel_json, med)
         finally:
             browser.close()
     print()

@@ -94,12 +94,14 @@ class FakeShell:
 
 @pytest.fixture
 def notebook(monkeypatch):
-    """A fake kernel: what is displayed and updated, the event loop's timers, the post_execute hooks."""
+    """A fake kernel: what is displayed and updated, the timers of the event loop of the thread handling a
+    message (``kernel_loop``), the post_run_cell hooks."""
     import IPython.display
 
     shell, shown = FakeShell(), []
     monkeypatch.setattr(export, "_shell", lambda: shell)
     monkeypatch.setattr(export, "_hooked", set())
+    monkeypatch.setattr(export, "kernel_loop", lambda: shell.kernel.io_loop)
     monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append(("display", data, kw)))
     monkeypatch.setattr(IPython.display, "update_display", lambda data, **kw: shown.append(("update", data, kw)))
     return shell, shown
@@ -113,7 +115,8 @@ def test_the_notebook_picture_follows_the_state(viewer, notebook):
     assert static[WIDGET_MIME]["model_id"] == ""  # JupyterLab hides this output; static viewers show the PNG
     display_id = static_kw["display_id"]
     assert base64.b64decode(static["image/png"]) == viewer.static_png(1)
-    assert [name for name, _ in shell.hooks] == ["post_execute"]
+    # after each cell only: post_execute also fires after every comm message, where the debounce must hold
+    assert [name for name, _ in shell.hooks] == ["post_run_cell"]
 
     shown.clear()
     viewer.opacity = 0.9  # a display trait: one debounced refresh
@@ -136,6 +139,19 @@ def test_the_notebook_picture_follows_the_state(viewer, notebook):
     for _, callback in shell.kernel.io_loop.later:
         callback()
     assert shown == []
+
+
+def test_a_change_made_by_a_cell_waits_for_the_end_of_the_cell(viewer, notebook, monkeypatch):
+    """Cell code runs outside an event loop: no timer, the picture is published once, after the cell."""
+    shell, shown = notebook
+    viewer._ipython_display_()
+    shown.clear()
+    monkeypatch.setattr(export, "kernel_loop", lambda: None)
+    viewer.opacity, viewer.colormap = 0.8, "jet"
+    assert shell.kernel.io_loop.later == [] and shown == []
+    shell.hooks[0][1](None)  # IPython's post_run_cell passes the cell's result
+    (kind, data, _), = shown
+    assert kind == "update" and base64.b64decode(data["image/png"]) == viewer.static_png(1)
 
 
 def test_the_same_output_mode_updates_the_widget_output(viewer, notebook, monkeypatch):

@@ -185,7 +185,7 @@ def test_png_export_and_static_fallback(tmp_path):
 
 def test_3d_view_follows_the_viewer():
     viewer = CAMViewer(CAMExplainer(float_model(3), layers=["1"]), torch.randn(1, 8, 8, 8))
-    figure = viewer.view_3d()
+    figure = viewer.view_3d().figure
     assert [trace.name for trace in figure.data] == ["input", "CAM > 0", "CAM < 0"]
     before = figure.data[1].x
     viewer.target_class = (viewer.target_class + 1) % 5

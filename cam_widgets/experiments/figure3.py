@@ -3,7 +3,8 @@
 Each row is one volume: its central slice, then Grad-CAM and Respond-CAM at the evaluation layer
 (upsampled to the input, the method's own ReLU applied: Grad-CAM's maps are >= 0, Respond-CAM's are
 signed and shown with a diverging colormap centred on 0). ``isosurfaces`` draws the paper's upper
-half: an isosurface of the volume with the positive and negative CAM contours.
+half: an isosurface of the volume with the positive and negative CAM contours, meshed as the 3D view
+of a viewer meshes them (``viewer.view_3d()``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from plotly.subplots import make_subplots
 
 from ..explainer import CAMExplainer
 from ..resample import normalize
+from ..widgets import isosurfaces as iso
+from ..widgets.view3d_figure import KINDS, scene_layout, surface_trace
 
 METHODS = ("gradcam", "respondcam")
 
@@ -41,23 +44,20 @@ def slices(explainer: CAMExplainer, x: torch.Tensor, titles: list[str] | None = 
 
 
 def isosurfaces(explainer: CAMExplainer, volume: torch.Tensor, method: str = "respondcam",
-                level: float = 0.5) -> go.Figure:
-    """The volume's isosurface (at ``level`` std above its mean) with the CAM's contours at +-50% of
-    its max |value| (red positive, blue negative), for the predicted class of ``volume`` (1, D, H, W)."""
-    x = volume[None]
-    cam = normalize(explainer.explain(x, method=method).map, signed=True)[0]
-    density = volume[0]
-    z, y, xx = torch.meshgrid(*(torch.arange(n, dtype=torch.float32) for n in density.shape), indexing="ij")
-    coords = dict(x=xx.flatten(), y=y.flatten(), z=z.flatten())
-    fig = go.Figure([
-        go.Isosurface(**coords, value=density.flatten(), isomin=float(density.mean() + level * density.std()),
-                      isomax=float(density.max()), surface_count=1, colorscale="gray", showscale=False, opacity=0.35,
-                      caps=dict(x_show=False, y_show=False, z_show=False), name="volume"),
-        go.Isosurface(**coords, value=cam.flatten(), isomin=0.5, isomax=1.0, surface_count=1, colorscale="Reds",
-                      showscale=False, opacity=0.5, caps=dict(x_show=False, y_show=False, z_show=False), name="CAM > 0"),
-        go.Isosurface(**coords, value=-cam.flatten(), isomin=0.5, isomax=1.0, surface_count=1, colorscale="Blues",
-                      showscale=False, opacity=0.5, caps=dict(x_show=False, y_show=False, z_show=False), name="CAM < 0"),
-    ])
-    fig.update_layout(title=f"{method}: volume isosurface with positive (red) and negative (blue) CAM contours",
-                      width=600, height=500, margin=dict(l=0, r=0, t=40, b=0))
+                input_level: float | None = None, cam_level: float = iso.CAM_LEVEL) -> go.Figure:
+    """The paper's upper panels for ``volume`` (1, D, H, W) and its predicted class: the volume's
+    isosurface with the CAM's positive (red) and negative (blue) contours at ``+-cam_level`` of the
+    map's max |value|. The meshing, the levels (``input_level=None``: the default from the data, of the
+    smoothed volume) and the traces are the 3D view's (``widgets.isosurfaces``, ``widgets.view3d_figure``)."""
+    cam = explainer.explain(volume[None], method=method).map[0].detach().cpu().numpy()
+    density = volume[0].detach().cpu().numpy()
+    smooth = iso.smoothed(iso.to_grid(density))
+    level = iso.input_level(smooth) if input_level is None else float(input_level)
+    positive, negative = iso.cam_surfaces(iso.to_grid(cam), iso.cam_bound(cam), cam_level)
+    surfaces = {"input": iso.mesh(smooth, level), "positive": positive, "negative": negative}
+    opacity = {"input": 0.6, "positive": 0.45, "negative": 0.45}
+    fig = go.Figure([surface_trace(surfaces[kind], kind, opacity[kind]) for kind in KINDS])
+    fig.update_layout(scene_layout(density.shape, title=f"{method}: volume isosurface (level {level:.3g}) with "
+                                   f"CAM > 0 (red) and CAM < 0 (blue) at ±{cam_level:g} × max|CAM|"))
+    fig.update_layout(width=640, autosize=False)
     return fig

@@ -86,14 +86,17 @@ class CAMViewer(CAMWidget):
 
     # --- the Python API ----------------------------------------------------------------------------
 
-    def view_3d(self, level: float = 0.5, max_side: int = 64):
-        """A Plotly FigureWidget with isosurfaces (marching cubes) of the input and of the CAM's positive
-        and negative parts, as in the Respond-CAM paper's figures; it follows the viewer's changes."""
-        from .view3d import isosurface_figure
+    def view_3d(self, **options):
+        """The 3D view, a panel to keep open beside the viewer (``view3d.View3D``): isosurfaces of the
+        input (smoothed; its level from the data by default) and of the CAM's positive (red) and negative
+        (blue) parts at ``+-cam_level * max|cam|``, as in the Respond-CAM paper's figures, with controls
+        for the levels, the opacities and which surfaces are shown. It follows the viewer (re-meshing
+        only what changed, after the viewer's own update) and the notebook's theme. ``options``:
+        ``View3D``'s (``input_level``, ``cam_level``, ``input_opacity``, ``cam_opacity``, ``show_input``,
+        ``show_positive``, ``show_negative``, ``max_voxels``, ``max_vertices``)."""
+        from .view3d import View3D
 
-        figure = isosurface_figure(self, level=level, max_side=max_side)
-        self.observe(lambda change: figure.refresh(), names=["cam", "image"])
-        return figure.widget
+        return View3D(self, **options)
 
     # --- checking ----------------------------------------------------------------------------------
 

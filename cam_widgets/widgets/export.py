@@ -9,14 +9,16 @@ in a second output with a display id, whose data also names the widget mime type
 id: JupyterLab's widget renderer hides such an output (it creates no view), while nbconvert, GitHub and
 other viewers without the widget state show its ``image/png``. ``_refresh_static_png`` replaces that
 output's data (``update_display_data``), debounced to at most one update per ``STATIC_INTERVAL``
-seconds on the kernel's event loop, and only when the PNG changed; changes made by a cell are flushed
-at the end of that cell (IPython's ``post_execute``), so an executed notebook keeps its final state.
+seconds on the event loop of the thread that handled the change, and only when the PNG changed; changes
+made by a cell are flushed at the end of that cell (IPython's ``post_run_cell``), so an executed notebook
+keeps its final state.
 Updating the widget's own output instead would make JupyterLab render it again: a new view each
 time (flicker, lost focus) while the old one is never disposed (``STATIC_OUTPUT = "same"`` does it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import numbers
 import re
@@ -47,13 +49,29 @@ def _shell():
     return shell if getattr(shell, "kernel", None) is not None else None
 
 
-def _flush_pending() -> None:
+def kernel_loop():
+    """The event loop running in this thread when this runs in a Jupyter kernel, else None. JupyterLab
+    sends widget messages to a kernel subshell (a thread of its own), so this is the loop of the thread
+    handling the current message or cell, not necessarily ``kernel.io_loop`` of the main thread."""
+    if _shell() is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _flush_pending(result=None) -> None:
+    """After each cell (IPython's ``post_run_cell``; ``post_execute`` would also fire after every comm
+    message, where the debounce must hold)."""
     for widget in list(_pending):
         widget._publish_static_png()
 
 
 class ExportMixin:
-    """The PNG export of a CAM widget (a mixin of ``CAMWidget``, before ``anywidget.AnyWidget``)."""
+    """The PNG export of a widget: a mixin placed before the ipywidgets class (``anywidget.AnyWidget``,
+    ``ipywidgets.VBox``), whose ``picture`` it exports. ``png_filename`` and ``picture`` are what another
+    widget overrides."""
 
     STATIC_SCALE = 1
     """Scale of the picture in the notebook's output (at least 256 px wide)."""
@@ -66,9 +84,19 @@ class ExportMixin:
 
     # --- the picture ---------------------------------------------------------------------------------
 
+    def picture(self, scale: int = 1, max_side: int | None = None) -> np.ndarray | None:
+        """The widget's picture ``(H, W, 3)`` uint8 at ``scale``, panels over ``max_side`` subsampled: the
+        one image behind ``static_png``, ``save_png``, the PNG button and the notebook's fallback. CAM
+        widgets draw every panel shown (``figure.widget_figure``); other widgets override this (None:
+        nothing shown yet, so no picture)."""
+        return widget_figure(self, scale, max_side)
+
     def static_png(self, scale: int = 2) -> bytes:
         """The widget's picture as PNG bytes: every panel shown, with titles and colour bars, at ``scale``."""
-        return png_bytes(widget_figure(self, _checked_scale(scale)))
+        picture = self.picture(_checked_scale(scale))
+        if picture is None:
+            raise ValueError(f"{type(self).__name__} shows nothing yet, so there is no picture to export")
+        return png_bytes(picture)
 
     def save_png(self, path: str | Path, scale: int = 2) -> Path:
         """Write the widget's picture (``static_png(scale)``, the PNG button's file) to ``path``."""
@@ -138,7 +166,7 @@ class ExportMixin:
             display({**live, "text/plain": ""}, metadata=metadata, raw=True)
             display(self._static_bundle(self._static_published), raw=True, display_id=self._static_display_id)
         if id(shell) not in _hooked:
-            shell.events.register("post_execute", _flush_pending)
+            shell.events.register("post_run_cell", _flush_pending)
             _hooked.add(id(shell))
 
     def _refresh_static_png(self) -> None:
@@ -146,16 +174,13 @@ class ExportMixin:
         before the widget was displayed)."""
         if getattr(self, "_static_display_id", None) is None or getattr(self, "comm", None) is None:
             return
-        shell = _shell()
-        loop = getattr(getattr(shell, "kernel", None), "io_loop", None)
-        if loop is None:
-            return
         _pending.add(self)
-        if getattr(self, "_static_timer", False):
-            return
+        loop = kernel_loop()
+        if loop is None or getattr(self, "_static_timer", False):
+            return  # outside an event loop (a cell's code): published after the cell
         self._static_timer = True
         delay = max(0.2, getattr(self, "_static_last", 0.0) + self.STATIC_INTERVAL - time.monotonic())
-        loop.add_callback(lambda: loop.call_later(delay, self._static_timer_fired))
+        loop.call_later(delay, self._static_timer_fired)
 
     def _static_timer_fired(self) -> None:
         self._static_timer = False
@@ -192,7 +217,8 @@ class ExportMixin:
 
     def _static_png_or_none(self) -> bytes | None:
         try:
-            return png_bytes(widget_figure(self, self.STATIC_SCALE, self.STATIC_MAX_SIDE))
+            picture = self.picture(self.STATIC_SCALE, self.STATIC_MAX_SIDE)
+            return None if picture is None else png_bytes(picture)
         except Exception as problem:  # a broken picture must not break the live widget
             warnings.warn(f"{type(self).__name__}: no static picture ({type(problem).__name__}: {problem})",
                           RuntimeWarning, stacklevel=2)

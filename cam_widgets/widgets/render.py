@@ -16,7 +16,6 @@ fade into the image instead of veiling it in the diverging map's white.
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 
@@ -147,12 +146,3 @@ def png_bytes(rgb: np.ndarray, scale: int = 1) -> bytes:
     Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG")
     return buffer.getvalue()
 
-
-def with_png_fallback(bundle, picture: np.ndarray | bytes, scale: int = 1):
-    """A widget's mime bundle (a ``data`` dict, or a ``(data, metadata)`` tuple) with ``picture`` (PNG
-    bytes, or an ``(H, W, 3)`` image enlarged ``scale`` times) added as ``image/png``: what a saved
-    notebook shows where no kernel runs."""
-    png = picture if isinstance(picture, bytes) else png_bytes(picture, scale)
-    data = bundle[0] if isinstance(bundle, tuple) else bundle
-    data["image/png"] = base64.b64encode(png).decode("ascii")
-    return bundle

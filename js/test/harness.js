@@ -5,7 +5,8 @@
 //   window.__initialState = {...}   (set before load, e.g. page.add_init_script) mounts at load
 //                                   (the widget named by ?widget=..., or window.__initialWidget)
 //   window.__mount(state, widget)   mounts (replacing a previous mount); returns the model.
-//                                   widget: "cam_viewer" (default) or "pixel_set_picker" ("picker"):
+//                                   widget: "cam_viewer" (default), "pixel_set_picker" ("picker") or
+//                                   "pfv_gallery" ("gallery"):
 //                                   loads /cam_widgets/static/<widget>.js and its .css, and fills
 //                                   the state up with that widget's defaults (Python's, see traitDefaults)
 //   ?widget=picker&demo=2d          the PixelSetPicker on a synthetic labelled image
@@ -27,7 +28,10 @@
 import { FakeModel } from "./fake_model.js";
 
 const WIDGET_URL = "/cam_widgets/static/cam_viewer.js";
-const WIDGETS = { cam_viewer: "cam_viewer", viewer: "cam_viewer", pixel_set_picker: "pixel_set_picker", picker: "pixel_set_picker" };
+const WIDGETS = {
+  cam_viewer: "cam_viewer", viewer: "cam_viewer", pixel_set_picker: "pixel_set_picker", picker: "pixel_set_picker",
+  pfv_gallery: "pfv_gallery", gallery: "pfv_gallery",
+};
 
 /**
  * The traits each widget starts from: Python's own defaults (cam_widgets.widgets.schema.trait_defaults),

@@ -58,3 +58,24 @@ test("zero maps, window parsing and panel sizes", () => {
   assert.equal(panelSide(900, 2), 370);
   assert.equal(panelSide(300, 3), 140);
 });
+
+test("displayScale: whole numbers from WHOLE_FROM up, quarters below, never larger than the target", async () => {
+  const { displayScale, WHOLE_FROM } = await import("../src/shared/map_panel.js");
+  assert.equal(displayScale(64, 64, 400), 6); // 6.25 -> 6
+  assert.equal(displayScale(64, 64, 183), 2.75); // 2.86 -> 2.75, not 2 (a third of the side lost)
+  assert.equal(displayScale(25, 25, 460), Math.floor(460 / 25));
+  assert.equal(displayScale(1000, 500, 400), 0.4); // large images shrink freely
+  for (const [n, side] of [[64, 183], [24, 150], [128, 300], [7, 460]]) {
+    const s = displayScale(n, n, side);
+    assert.ok(s * n <= side && s * n > side * (1 - 1 / WHOLE_FROM) - 1, `${n} px in ${side}: ${s}`);
+  }
+});
+
+test("theme: colours parsed from computed styles; the luma decides light or dark", async () => {
+  const { parseColour } = await import("../src/shared/theme.js");
+  const { luminance } = await import("../src/colormaps.js");
+  assert.deepEqual(parseColour("rgb(17, 17, 17)"), [[17, 17, 17], 1]);
+  assert.deepEqual(parseColour("rgba(255, 255, 255, 0)"), [[255, 255, 255], 0]); // transparent: look further up
+  assert.equal(parseColour("transparent"), null);
+  assert.ok(luminance([17, 17, 17]) < 0.4 * 255 && luminance([245, 245, 245]) > 0.4 * 255);
+});

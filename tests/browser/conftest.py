@@ -1,5 +1,5 @@
 """Browser fixtures: Debian's Chromium driven by Playwright (never a downloaded browser), a static
-file server for the front-end harness, and a real JupyterLab server on 127.0.0.1."""
+file server for the front-end harness, and real JupyterLab and Notebook 7 servers on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -9,19 +9,45 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from .harness import Harness
-from .servers import CHROMIUM, CHROMIUM_ARGS, REPO, jupyterlab_server, static_server, trait_defaults_script
+from .servers import (
+    CHROMIUM, CHROMIUM_ARGS, GL_ARGS, REPO, jupyterlab_server, notebook7_server, static_server, trait_defaults_script,
+)
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
+    """One Playwright for the session (a second sync_playwright() inside the first one's loop fails)."""
     if not Path(CHROMIUM).exists():
         pytest.fail("the browser tests need Debian's chromium at /usr/bin/chromium (make browser installs it)")
     if not (REPO / "cam_widgets" / "static" / "cam_viewer.js").exists():
         pytest.fail("the front end is not built: run `make build`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def gl_browser(playwright):
+    """Chromium with WebGL in software (``GL_ARGS``), for Plotly's 3D scenes."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=GL_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture()
+def gl_page(gl_browser):
+    context = gl_browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
 
 
 @pytest.fixture()
@@ -48,6 +74,14 @@ def jupyterlab(tmp_path_factory):
     """A JupyterLab 4 server on 127.0.0.1 (free port, news pop-up off), stopped by PID at the end."""
     with jupyterlab_server(tmp_path_factory.mktemp("lab")) as lab:
         yield lab
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory):
+    """A Jupyter Notebook 7 server on 127.0.0.1 (free port, news pop-up off, the app exposed as
+    ``window.jupyterapp``), one per test module, stopped by PID at the end."""
+    with notebook7_server(tmp_path_factory.mktemp("nb7")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Local servers for the browser tests and the widget benchmark, bound to 127.0.0.1 on free ports:
-the repository root over http (the harness page and the built bundle) and a JupyterLab 4 server."""
+the repository root over http (the harness page and the built bundle), a JupyterLab 4 server and a
+Jupyter Notebook 7 server."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+GL_ARGS = [a for a in CHROMIUM_ARGS if a != "--disable-gpu"] + [
+    "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--ignore-gpu-blocklist"]
+"""The headless flags with WebGL on the CPU (SwiftShader): Plotly's 3D scenes need WebGL."""
 
 
 def free_port() -> int:
@@ -61,9 +65,27 @@ def jupyterlab_server(root: Path, server_config: str | None = None) -> Iterator[
     the server and the server's process group is stopped by PID, also on error; kernel PIDs a caller
     appends to ``kernel_pids`` are killed if they outlive it. ``server_config``: the text of a
     ``jupyter_server_config.py`` to run it with (in a config dir of its own)."""
+    with _jupyter_server(root, ["jupyterlab", "--LabApp.expose_app_in_browser=True"], server_config) as info:
+        yield info
+
+
+@contextmanager
+def notebook7_server(root: Path, server_config: str | None = None) -> Iterator[dict]:
+    """Jupyter Notebook 7 (``python -m notebook``) on 127.0.0.1, set up and stopped as
+    :func:`jupyterlab_server` (same keys: url, token, notebooks, log, pid, kernel_pids); the app is
+    exposed as ``window.jupyterapp``."""
+    with _jupyter_server(root, ["notebook", "--JupyterNotebookApp.expose_app_in_browser=True"], server_config) as info:
+        yield info
+
+
+@contextmanager
+def _jupyter_server(root: Path, app: list[str], server_config: str | None) -> Iterator[dict]:
+    """``python -m <app[0]> <app[1:]>`` serving ``root/notebooks`` with settings, workspaces and
+    runtime files of its own under ``root`` (news and update checks off)."""
     settings = root / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    news_off = {"fetchNews": "false", "checkForUpdates": False}
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps(news_off))
     notebooks = root / "notebooks"
     notebooks.mkdir()
     port, token = free_port(), "cam-widgets-test"
@@ -74,9 +96,9 @@ def jupyterlab_server(root: Path, server_config: str | None = None) -> Iterator[
         (root / "config" / "jupyter_server_config.py").write_text(server_config)
         env["JUPYTER_CONFIG_DIR"] = str(root / "config")
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
+        sys.executable, "-m", app[0], "--no-browser", "--allow-root", f"--ServerApp.port={port}",
         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
-        "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0",
+        "--ServerApp.port_retries=0", *app[1:],
     ]
     log_path = root / "server.log"
     url = f"http://127.0.0.1:{port}"
@@ -102,7 +124,7 @@ def _wait_until_up(url: str, token: str, process: subprocess.Popen, log_path: Pa
             return
         except OSError:
             if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"JupyterLab did not start: {log_path.read_text()[-2000:]}") from None
+                raise RuntimeError(f"the Jupyter server did not start: {log_path.read_text()[-2000:]}") from None
             time.sleep(0.5)
 
 

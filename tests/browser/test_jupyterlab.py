@@ -160,6 +160,25 @@ def pixel_centre(box: dict, shape: tuple[int, int], row: float, col: float) -> t
     return box["x"] + (col + 0.5) * box["width"] / shape[1], box["y"] + (row + 0.5) * box["height"] / shape[0]
 
 
+def inside_largest_object(folder: Path, timeout: float = 60.0):
+    """The predicted labels PICKER_CODE saved (``labels.npy``, waited for) and a pixel deep inside the largest
+    predicted object: ``(labels, row, col)``."""
+    import numpy as np
+    from scipy import ndimage
+
+    deadline = time.time() + timeout
+    while not (folder / "labels.npy").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    labels = np.load(folder / "labels.npy")
+    foreground, _ = ndimage.label(labels > 0)
+    sizes = np.bincount(foreground.ravel())
+    sizes[0] = 0
+    obj = foreground == sizes.argmax()
+    inner = ndimage.binary_erosion(obj, iterations=2)
+    row, col = np.argwhere(inner if inner.any() else obj)[0]
+    return labels, int(row), int(col)
+
+
 def test_picker_in_jupyterlab_explains_what_was_clicked(jupyterlab, page):
     """Click a predicted region, then brush a stroke: Python receives exactly those pixels, and the CAM
     it draws is explain(x, PixelSet(c, mask)) for them."""
@@ -170,17 +189,7 @@ def test_picker_in_jupyterlab_explains_what_was_clicked(jupyterlab, page):
     open_and_run(page, jupyterlab, "picker.ipynb", PICKER_CODE)
     canvas = page.locator('[data-testid="pick-canvas"]')
     canvas.wait_for(timeout=120_000)
-    deadline = time.time() + 60
-    while not (folder / "labels.npy").exists() and time.time() < deadline:
-        time.sleep(0.2)
-    labels = np.load(folder / "labels.npy")
-    # a pixel deep inside the largest predicted object
-    foreground, _ = ndimage.label(labels > 0)
-    sizes = np.bincount(foreground.ravel())
-    sizes[0] = 0
-    obj = foreground == sizes.argmax()
-    inner = ndimage.binary_erosion(obj, iterations=2)
-    row, col = np.argwhere(inner if inner.any() else obj)[0]
+    labels, row, col = inside_largest_object(folder)
     cls = int(labels[row, col])
 
     page.locator('[data-testid="tool-region"]').click()

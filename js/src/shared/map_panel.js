@@ -192,8 +192,14 @@ export function createMapPanel(sync, { testid, title = "", className = "", color
   };
 }
 
-/** CSS pixels per data pixel so that the larger side is about `target` px (an integer from 2 up). */
+/**
+ * CSS pixels per data pixel so that the larger side is about `target` px: a whole number from
+ * `WHOLE_FROM` up (every data pixel equally wide, at most 1/WHOLE_FROM of the side lost), a multiple
+ * of 1/4 below it (a small image at 2.86x would otherwise shrink to 2x and leave a third of the side empty).
+ */
+export const WHOLE_FROM = 5;
 export function displayScale(rows, cols, target) {
   const s = target / Math.max(rows, cols, 1);
-  return s >= 2 ? Math.floor(s) : s;
+  if (s >= WHOLE_FROM) return Math.floor(s);
+  return s >= 1 ? Math.floor(s * 4) / 4 : s;
 }
