@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ..explainer import CAMExplainer
 from ..pfv import PFVExplainer
 from .export import ExportMixin
-from .figure import INK, _font
+from .figure import INK, _font, _wrap
 
 
 def module_feeding(model: nn.Module, name: str, x: Tensor) -> str | None:
@@ -122,11 +122,14 @@ class ViewerOutput(ExportMixin, widgets.Output):
             return None
         shown = self.viewer.picture(scale, max_side)
         text = html.unescape(self.title.value.replace("<b>", "").replace("</b>", "")) if self.title else ""
-        font = _font(13 * scale)
-        height = 22 * scale
+        font, pad, line = _font(13 * scale), 8 * scale, 17 * scale
+        lines = _wrap(ImageDraw.Draw(Image.new("RGB", (1, 1))), text, font, shown.shape[1] - 2 * pad)
+        height = 2 * pad + line * len(lines)
         canvas = Image.new("RGB", (shown.shape[1], shown.shape[0] + height), (255, 255, 255))
         canvas.paste(Image.fromarray(shown), (0, height))
-        ImageDraw.Draw(canvas).text((8 * scale, 4 * scale), text, fill=INK, font=font)
+        draw = ImageDraw.Draw(canvas)
+        for k, text_line in enumerate(lines):
+            draw.text((pad, pad + k * line), text_line, fill=INK, font=font)
         return np.asarray(canvas)
 
     def png_filename(self) -> str:
