@@ -309,6 +309,18 @@ def test_region_click_is_the_4_connected_component(picker, seed, label):
     assert_same(picker.mask_of(saves[0]), want)
 
 
+def test_the_radius_stays_in_place_dimmed_for_tools_it_does_not_apply_to(picker):
+    """No hidden field: a narrow tool bar would wrap it onto a line of its own, an empty hole."""
+    picker.mount(LABELS_2D, tool="region", target_class=1)
+    field = picker.el("brush-radius").locator("xpath=..")
+    style = "(e) => [getComputedStyle(e).visibility, Number(getComputedStyle(e).opacity), e.title]"
+    visibility, opacity, title = field.evaluate(style)
+    assert visibility == "visible" and opacity < 0.6 and "applies to the brush and erase" in title
+    picker.tool("brush")
+    visibility, opacity, title = field.evaluate(style)
+    assert visibility == "visible" and opacity == 1 and title == "Brush radius (data pixels)"
+
+
 def test_brush_stroke_radius_from_slider_one_save_on_release(picker):
     picker.mount(LABELS_2D, tool="brush", target_class=1)
     picker.set_input("brush-radius", 2.5)

@@ -53,8 +53,11 @@ export function createPickTools(sync, { onTool, onRadius, onWhole, onAll, onEmpt
       b.classList.toggle("active", active);
       b.setAttribute("aria-pressed", String(active));
     }
-    // the radius keeps its place when hidden, so the tool bar never reflows
-    radiusField.style.visibility = BRUSH_TOOLS.includes(s.tool) ? "visible" : "hidden";
+    // the radius stays in place (dimmed for the tools it does not apply to), so the tool bar never reflows
+    // and a narrow tool bar has no empty hole where a hidden radius would wrap
+    const brushing = BRUSH_TOOLS.includes(s.tool);
+    radiusField.classList.toggle("cam-inapplicable", !brushing);
+    radiusField.title = brushing ? "Brush radius (data pixels)" : "Brush radius: applies to the brush and erase tools";
     radius.value = String(s.radius);
     radiusValue.textContent = `${s.radius}`;
     whole.disabled = s.target < 0 || !s.hasLabels;
