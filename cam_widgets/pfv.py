@@ -120,6 +120,11 @@ class PFVExplainer:
         """The captured layers' names (with the default: the pooling modules whose input is taken)."""
         return list(self._modules)
 
+    def takes_input(self, layer: str) -> bool:
+        """Whether PFV takes the *input* of module ``layer`` (the default layers: the pooling modules) rather
+        than its output (explicit ``layers=[...]``)."""
+        return layer in self._inputs
+
     @torch.no_grad()
     def explain(
         self,

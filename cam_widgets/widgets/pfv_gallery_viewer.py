@@ -54,8 +54,7 @@ def module_feeding(model: nn.Module, name: str, x: Tensor) -> str | None:
 def viewer_layer(pfv: PFVExplainer, layer: str, x: Tensor) -> tuple[str, str]:
     """The CAMExplainer layer that holds the activations PFV decomposed at ``layer`` for the sample ``x``
     ``(1, C, *spatial)``, and why it is that layer ("" when it is the gallery's layer itself)."""
-    takes_inputs = layer in getattr(pfv, "_inputs", ())  # default layers: the pooling modules' inputs
-    if not takes_inputs:
+    if not pfv.takes_input(layer):  # explicit layers: module outputs, as CAMExplainer's
         return layer, ""
     with torch.no_grad():
         feeding = module_feeding(pfv.model, layer, x)
