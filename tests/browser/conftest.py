@@ -40,9 +40,12 @@ def gl_browser(playwright):
     browser.close()
 
 
-@pytest.fixture()
-def gl_page(gl_browser):
-    context = gl_browser.new_context(viewport={"width": 1400, "height": 1100})
+def _page(browser, height: int = 1000, defaults: bool = True, **options):
+    """A page in a context of its own, 1400 px wide; ``page.errors`` collects uncaught page errors;
+    ``defaults``: the harness gets Python's trait defaults (``trait_defaults_script``)."""
+    context = browser.new_context(viewport={"width": 1400, "height": height}, **options)
+    if defaults:
+        context.add_init_script(trait_defaults_script())
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
@@ -51,15 +54,13 @@ def gl_page(gl_browser):
 
 
 @pytest.fixture()
+def gl_page(gl_browser):
+    yield from _page(gl_browser, height=1100, defaults=False)
+
+
+@pytest.fixture()
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.add_init_script(trait_defaults_script())
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    yield page
-    context.close()
+    yield from _page(browser)
 
 
 @pytest.fixture(scope="session", name="static_server")
@@ -89,13 +90,7 @@ def shared_page(browser):
     """One browser page per test module (a fresh context per test costs more than the tests); every
     test still loads the harness page anew. `errors` collects uncaught page errors, per test. A module
     may define its own `shared_page` (e.g. another viewport), which then wins."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    context.add_init_script(trait_defaults_script())
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
+    yield from _page(browser, accept_downloads=True)
 
 
 @pytest.fixture()

@@ -163,8 +163,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 def trait_defaults_script() -> str:
     """Python's trait defaults of each widget, for the harness (js/test/harness.js: traitDefaults)."""
-    from cam_widgets import CAMViewer, PixelSetPicker
+    from cam_widgets import CAMViewer, PFVGallery, PixelSetPicker
     from cam_widgets.widgets.schema import trait_defaults
 
-    defaults = {"cam_viewer": trait_defaults(CAMViewer), "pixel_set_picker": trait_defaults(PixelSetPicker)}
+    defaults = {"cam_viewer": trait_defaults(CAMViewer), "pixel_set_picker": trait_defaults(PixelSetPicker),
+                "pfv_gallery": trait_defaults(PFVGallery)}
     return f"window.__traitDefaults = {json.dumps(defaults)};"

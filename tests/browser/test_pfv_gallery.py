@@ -4,7 +4,6 @@ blend of the levels the gallery sent; what the widget sends back is read from th
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
@@ -20,7 +19,6 @@ from cam_widgets.widgets.render import format_value
 from cam_widgets.widgets.schema import trait_defaults
 
 from .harness import Harness, wire
-from .servers import trait_defaults_script
 from .test_jupyterlab import open_and_run, wait_for_received
 
 GALLERY = '[data-testid="pfv-gallery"]'
@@ -54,19 +52,6 @@ def expected_pixels(gallery: PFVGallery, k: int, opacity: float, axis: int = 0, 
     nd = gallery.spatial_ndim
     grey, rgb = levels_of(gallery.grey)[k], levels_of(gallery.rgb)[k]
     return blend(take_slice(grey, nd, axis, index), take_slice(rgb, nd, axis, index), opacity)
-
-
-@pytest.fixture(scope="module")
-def shared_page(browser):
-    """The harness page with the gallery's trait defaults too (the conftest's has the CAM widgets')."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.add_init_script(trait_defaults_script())
-    context.add_init_script(f"window.__traitDefaults.pfv_gallery = {json.dumps(trait_defaults(PFVGallery))};")
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
 
 
 def mount(h: Harness, gallery: PFVGallery, theme: str = "light") -> None:
