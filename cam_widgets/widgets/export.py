@@ -110,8 +110,7 @@ class ExportMixin:
         parts = ["cam", self.method, self.layer, f"class{target}" if target >= 0 else "noclass"]
         if self.compare:
             parts.insert(2, f"vs_{self.compare_method}")
-        name = re.sub(r"[^A-Za-z0-9.-]+", "_", "_".join(str(p) for p in parts)).strip("_.")
-        return f"{name or 'cam'}.png"
+        return png_name(parts)
 
     def _main_panel(self) -> np.ndarray:
         """The main panel alone at data resolution, as the browser's main canvas shows it."""
@@ -223,6 +222,13 @@ class ExportMixin:
             warnings.warn(f"{type(self).__name__}: no static picture ({type(problem).__name__}: {problem})",
                           RuntimeWarning, stacklevel=2)
             return None
+
+
+def png_name(parts, fallback: str = "cam") -> str:
+    """``parts`` joined by ``_`` as a portable file name (runs of other characters than letters, digits,
+    ``.`` and ``-`` become one ``_``), with ``.png``; ``fallback`` when nothing is left."""
+    name = re.sub(r"[^A-Za-z0-9.-]+", "_", "_".join(str(p) for p in parts)).strip("_.")
+    return f"{name or fallback}.png"
 
 
 def _checked_scale(scale: object) -> int:

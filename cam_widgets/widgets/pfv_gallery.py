@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import re
 from collections.abc import Iterable, Iterator, Sequence
 
 import anywidget
@@ -34,7 +33,7 @@ from torch import Tensor
 from ..explainer import CAMExplainer
 from ..pfv import PFVExplainer, PFVResult
 from .codec import encode_array
-from .export import ExportMixin
+from .export import ExportMixin, png_name
 from .pfv_gallery_checks import check_control, earlier_layers, failure_message, no_hierarchy, slice_count
 from .pfv_gallery_data import (
     channel_last, foreground_means, grey_image, has_foreground, header_text, no_foreground_message, per_sample,
@@ -216,8 +215,7 @@ class PFVGallery(ExportMixin, anywidget.AnyWidget):
         return gallery_picture(self, scale, max_side)
 
     def png_filename(self) -> str:
-        name = f"pfv_{self.layer}_components_{'-'.join(str(k) for k in self.components)}"
-        return f"{re.sub(r'[^A-Za-z0-9.-]+', '_', name).strip('_.')}.png"
+        return png_name(["pfv", self.layer, "components", "-".join(str(k) for k in self.components)], "pfv")
 
     def _on_message(self, widget, content, buffers) -> None:
         kind = content.get("type") if isinstance(content, dict) else None

@@ -19,14 +19,12 @@ is never sent (``uirevision`` is constant). The panel's picture (static fallback
 
 from __future__ import annotations
 
-import re
-
 import ipywidgets
 import numpy as np
 import plotly.graph_objects as go
 
 from .codec import decode_array
-from .export import ExportMixin
+from .export import ExportMixin, png_name
 from .figure import class_name
 from .isosurfaces import CAM_LEVEL, MAX_VERTICES, MAX_VOXELS, Grid, Surface, SurfaceCache, input_level, value_range
 from .view3d_controls import CONTROLS, View3DControls
@@ -118,8 +116,7 @@ class View3D(DeferredUpdates, ExportMixin, ipywidgets.VBox):
         return f"<View3D {self.title}; {sizes}>"
 
     def png_filename(self) -> str:
-        name = re.sub(r"[^A-Za-z0-9.-]+", "_", f"view3d {self.title}").strip("_.")
-        return f"{name}.png"
+        return png_name(["view3d", self.title], "view3d")
 
     def picture(self, scale: int = 1, max_side: int | None = None) -> np.ndarray:
         """The three maximum-intensity projections of the smoothed input with the outlines of the CAM
