@@ -5,13 +5,13 @@
 """
 
 from .explainer import CAMExplainer, CAMResult
-from .methods import METHODS
+from .methods import METHODS, AblationCAM, LiftCAM, ScoreCAM, XResCAM
 from .pfv import PFVExplainer, PFVResult
 from .targets import ClassScore, PixelSet
 
 __all__ = [
-    "CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "PixelSet", "PixelSetPicker", "METHODS", "PFVExplainer",
-    "PFVGallery", "PFVResult",
+    "AblationCAM", "CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "LiftCAM", "METHODS", "PFVExplainer",
+    "PFVGallery", "PFVResult", "PixelSet", "PixelSetPicker", "ScoreCAM", "XResCAM",
 ]
 _WIDGETS = {"CAMViewer", "PFVGallery", "PixelSetPicker"}
 

@@ -51,6 +51,7 @@ def run_and_capture(
     differentiable: bool,
     inputs: Collection[str] = (),
     hidden: dict[str, str] | None = None,
+    from_input: bool = False,
 ) -> tuple[object, dict[str, Tensor]]:
     """Run ``model(x)`` once and return its output and the output of every module in ``modules``
     (for the names in ``inputs``: the module's input, its first positional argument, kept by a
@@ -60,7 +61,8 @@ def run_and_capture(
     (``ReLU(inplace=True)``) cannot overwrite what was captured.  With ``differentiable=True`` the
     autograd graph starts at the first captured layer: the forward runs without grad until then,
     that activation becomes a leaf, and nothing below it is differentiated.  ``hidden`` (if given)
-    receives, per layer, why autograd cannot see it (``hidden_from_autograd``).
+    receives, per layer, why autograd cannot see it (``hidden_from_autograd``). ``from_input=True``
+    differentiates the whole forward instead, from ``x`` (which the caller made a leaf), as FullGrad needs.
     """
     activations: dict[str, Tensor] = {}
     calls: dict[str, int] = {}
@@ -85,7 +87,7 @@ def run_and_capture(
             reason = hidden_from_autograd(grad_mode_known=bool(activations))
             if reason:
                 hidden[name] = reason
-        if differentiable and not activations:
+        if differentiable and not activations and not from_input:
             value = value.detach().requires_grad_(True)
             torch.set_grad_enabled(True)
         activations[name] = value
@@ -110,7 +112,7 @@ def run_and_capture(
         for name, module in modules.items()
     ]
     try:
-        with torch.no_grad():
+        with torch.set_grad_enabled(from_input):
             output = call_model(model, x)
     finally:
         for handle in handles:

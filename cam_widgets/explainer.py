@@ -23,11 +23,13 @@ from functools import cached_property
 import torch
 from torch import Tensor, nn
 
+from .above import LowerPart
 from .capture import run_and_capture
 from .checks import check_batch, on_model_device, require_eval_mode, require_finite
 from .fingerprint import InputSnapshot, WeightsFingerprint, model_tensors
 from .layers import LayerSpec, conv_ndim, find_deepest_spatial_layer, require_spatial, resolve_layers
-from .methods import Method, get_method
+from .methods import CAMMethod, get_method
+from .probe import Probe, Progress
 from .resample import upsample
 from .targets import Classes, Target, as_target
 
@@ -72,6 +74,7 @@ class _Session:
     output: Tensor
     activations: dict[str, Tensor]
     hidden: dict[str, str]
+    lower_parts: dict[str, LowerPart] = field(default_factory=dict)
     gradients: OrderedDict[Hashable, tuple[Tensor, dict[str, Tensor | None]]] = field(default_factory=OrderedDict)
 
 
@@ -119,28 +122,35 @@ class CAMExplainer:
     # --- public API ---------------------------------------------------------------------------
 
     def explain(
-        self, x: Tensor, target: Classes | Target | None = None, method: str = "gradcam", layer: LayerSpec | None = None
+        self, x: Tensor, target: Classes | Target | None = None, method: str | CAMMethod = "gradcam",
+        layer: LayerSpec | None = None, progress: Progress = True,
     ) -> CAMResult:
         """Explain ``y = target(model(x))`` at ``layer`` with ``method``; ``x`` is a batch ``(B, C, *spatial)``.
 
         ``target``: ``None`` (each sample's predicted class), an int, one int per sample (a list,
         NumPy array or tensor), ``ClassScore(c)``, ``PixelSet(c, mask)`` or any callable ``outputs -> (B,)``.
+        ``method``: a name from ``METHODS`` or a method object (``ScoreCAM(batch_size=64)``).
+        ``progress``: for the methods that run extra forward passes, ``True`` shows a text bar for runs
+        over 2 s, ``False`` nothing, a callable is called as ``progress(done, total)`` after each pass
+        (it may raise to stop the run).
         """
         cam_method = get_method(method)
         with autograd_enabled():
             session, name = self._prepare(x, layer)
             target_fn = as_target(target, session.output)
-            scores, gradients = self._gradients(session, target_fn)
-        if gradients[name] is None:
-            raise ValueError(_not_on_path(f"the explained output does not depend on layer {name!r}", session, [name]))
-        activations = session.activations[name].detach()
-        return self._result(cam_method, activations, gradients[name], scores, name, x, repr(target_fn))
+            probe = Probe(self, session, name, target_fn, progress)
+            raw, weights = cam_method.compute(probe)
+            scores = probe.scores[0]
+        return self._result(cam_method, raw[0], None if weights is None else weights[0], scores, name, x,
+                            repr(target_fn))
 
-    def explain_all_classes(self, x: Tensor, method: str = "gradcam", layer: LayerSpec | None = None) -> CAMResult:
+    def explain_all_classes(
+        self, x: Tensor, method: str | CAMMethod = "gradcam", layer: LayerSpec | None = None, progress: Progress = True,
+    ) -> CAMResult:
         """Explain every class's logit at once: ``raw`` ``(C, B, *layer_spatial)``, ``scores`` ``(B, C)``.
 
-        One forward pass (cached) and batched gradient calls with one cotangent per class; the
-        classes go in chunks sized so that the gradients stay under ``all_class_memory`` bytes.
+        One forward pass (cached) and batched gradient calls with one cotangent per class (in chunks
+        under ``all_class_memory`` bytes); perturbation methods score all classes from the same passes.
         """
         cam_method = get_method(method)
         with autograd_enabled():
@@ -151,9 +161,8 @@ class CAMExplainer:
                     f"explain_all_classes needs class scores (B, C), the output has shape {tuple(logits.shape)}; "
                     "for segmentation explain one PixelSet at a time"
                 )
-            activation = session.activations[name]
-            gradients = self._all_class_gradients(logits, activation, name, session)
-        return self._result(cam_method, activation.detach(), gradients, logits.detach(), name, x, "all classes")
+            raw, weights = cam_method.compute(Probe(self, session, name, None, progress))
+        return self._result(cam_method, raw, weights, logits.detach(), name, x, "all classes")
 
     def predict(self, x: Tensor) -> Tensor:
         """The model's (selected) output for ``x``, from the cached forward pass when there is one."""
@@ -271,6 +280,15 @@ class CAMExplainer:
                 session.gradients.popitem(last=False)
         return result
 
+    def _layer_gradients(self, session: _Session, name: str, target_fn: Target | None) -> Tensor:
+        """``dy/dA`` at layer ``name``: ``(B, K, *S)`` for one target, ``(C, B, K, *S)`` for every class."""
+        if target_fn is None:
+            return self._all_class_gradients(session.output, session.activations[name], name, session)
+        _, gradients = self._gradients(session, target_fn)
+        if gradients[name] is None:
+            raise ValueError(_not_on_path(f"the explained output does not depend on layer {name!r}", session, [name]))
+        return gradients[name]
+
     def _all_class_gradients(self, logits: Tensor, activation: Tensor, name: str, session: _Session) -> Tensor:
         """``(C, B, K, *S)``: the gradient of each class's logit, from batched cotangents
         ``e_c`` (``is_grads_batched``), ``chunk`` classes per call."""
@@ -294,17 +312,15 @@ class CAMExplainer:
 
     # --- checks and results ------------------------------------------------------------------------
 
-    def _result(
-        self, method: Method, activations: Tensor, gradients: Tensor, scores: Tensor, layer: str, x: Tensor, target: str
-    ) -> CAMResult:
-        if activations.dtype in LOW_PRECISION:  # the method's sums and eps in float32 (Respond-CAM's eps is 0 in float16)
-            activations, gradients = activations.float(), gradients.float()
-        raw, weights = method.raw_and_weights(activations, gradients)
-        return CAMResult(raw=raw, scores=scores, weights=weights, layer=layer, method=method.name,
-                         signed=not method.final_relu, target=target, input_size=tuple(x.shape[2:]))
+    def _result(self, method: CAMMethod, raw: Tensor, weights: Tensor | None, scores: Tensor, layer: str, x: Tensor,
+                target: str) -> CAMResult:
+        return CAMResult(raw=raw, scores=scores, weights=weights, layer=FULLGRAD_LAYER if method.kind == "input-gradient"
+                         else layer, method=method.name, signed=not method.final_relu, target=target,
+                         input_size=tuple(x.shape[2:]))
 
 
-LOW_PRECISION = (torch.float16, torch.bfloat16)
+FULLGRAD_LAYER = "all biases"
+"""The ``layer`` of a FullGrad result, which uses every bias module and the input, not one layer."""
 
 _INFERENCE_TENSORS = (
     "the model's parameters or buffers are inference tensors (created or loaded inside torch.inference_mode()), "

@@ -49,3 +49,18 @@ def sign_classifier(dtype: torch.dtype = torch.float64) -> nn.Sequential:
         linear.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
         linear.bias.copy_(torch.tensor([0.0, 0.0, 0.5]))
     return nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), linear).to(dtype).eval()
+
+
+def any_head_methods() -> list[str]:
+    """Every method that explains any head: all but ``cam``, which needs global average pooling then one
+    linear layer after the explained layer (tested on such heads in test_table1_properties.py)."""
+    from cam_widgets.methods import METHODS
+
+    return sorted(name for name in METHODS if name != "cam")
+
+
+def gradient_methods() -> list:
+    """The method objects that are pure functions of ``(A, g)`` (``.raw(A, g)``), but ``cam``."""
+    from cam_widgets.methods import METHODS, GradientMethod
+
+    return [m for m in METHODS.values() if isinstance(m, GradientMethod) and m.name != "cam"]

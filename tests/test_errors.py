@@ -44,8 +44,9 @@ def test_unknown_layer_in_explain(model, x):
 
 
 def test_unknown_method_lists_valid_ones(model, x):
-    with pytest.raises(ValueError, match="unknown CAM method 'gradcam\\+'.*valid methods: gradcam, gradcam\\+\\+, hirescam, "
-                                         "layercam, respondcam, xgradcam"):
+    with pytest.raises(ValueError, match="unknown CAM method 'gradcam\\+'.*valid methods: ablationcam, cam, eigencam, "
+                                         "eigengradcam, fullgrad, gradcam, gradcam\\+\\+, hirescam, layercam, liftcam, "
+                                         "respondcam, scorecam, xgradcam, xrescam"):
         CAMExplainer(model, layers=["4"]).explain(x, 0, "gradcam+")
 
 

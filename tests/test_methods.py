@@ -18,6 +18,7 @@ from cam_widgets.methods import (
     respondcam,
     xgradcam,
 )
+from .models import gradient_methods
 
 # --- a 2x2 case with two channels, worked out by hand ---------------------------------------
 # A_0 = [[1, 2], [3, 4]]  (sum 10)     g_0 = [[1, 0], [0, 1]]   (mean 0.5)
@@ -93,7 +94,7 @@ def test_3d_by_hand(method, expected):
 
 def test_zero_gradients_give_zero_maps_not_nan():
     a = torch.rand(2, 3, 4, 4, 4, dtype=torch.float64)
-    for method in METHODS.values():
+    for method in [*gradient_methods(), METHODS["cam"]]:
         raw = method.raw(a, torch.zeros_like(a))
         assert torch.equal(raw, torch.zeros_like(raw)), method.name
 
@@ -102,7 +103,7 @@ def test_class_axis_broadcasts():
     """Gradients with a leading class axis give the per-class maps of separate calls."""
     a = torch.rand(2, 3, 5, 4, dtype=torch.float64)
     g = torch.randn(4, 2, 3, 5, 4, dtype=torch.float64)
-    for method in METHODS.values():
+    for method in gradient_methods():
         stacked = method.raw(a, g)
         assert stacked.shape == (4, 2, 5, 4)
         for c in range(4):
@@ -113,8 +114,11 @@ def test_method_names_and_aliases():
     assert get_method("Grad-CAM++").name == "gradcam++"
     assert get_method("respond_cam").name == "respondcam"
     assert get_method("Seg-HiRes-Grad-CAM").name == "hirescam"
-    with pytest.raises(ValueError, match="valid methods: gradcam, gradcam\\+\\+, hirescam"):
-        get_method("scorecam")
+    assert get_method("Seg-XRes-CAM").name == get_method("segxrescam").name == "xrescam"
+    assert get_method("Seg-Score-CAM").name == "scorecam" and get_method("seg_ablation_cam").name == "ablationcam"
+    assert get_method("Seg-CAM").name == "gradcam"  # Seg-Grad-CAM's other name, not CAM (n/a for segmentation)
+    with pytest.raises(ValueError, match="valid methods: ablationcam, cam, eigencam"):
+        get_method("scorecam2")
     assert [m for m, spec in METHODS.items() if not spec.final_relu] == ["respondcam"]
 
 

@@ -1,7 +1,7 @@
 """Packaging: the declared dependencies, and the core running in an environment without the widget packages.
 
 The core environment is a fresh ``venv`` whose site-packages holds links to exactly the installed
-distributions the core needs (torch, numpy, scipy, scikit-image, tqdm and what they require, worked out
+distributions the core needs (torch, numpy, scipy, scikit-image, tqdm, captum and what they require, worked out
 from their metadata), plus the repository on the path; anywidget, ipywidgets, plotly, IPython and
 traitlets are not there."""
 
@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from cam_widgets import METHODS
 from cam_widgets.datasets import SCENE_CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
-CORE = ["torch", "numpy", "scipy", "scikit-image", "tqdm"]
+CORE = ["torch", "numpy", "scipy", "scikit-image", "tqdm", "captum"]
 WIDGETS = ["anywidget", "ipywidgets", "plotly", "pillow"]
 ABSENT = ["anywidget", "ipywidgets", "plotly", "IPython", "traitlets"]  # modules the core env must not have
 
@@ -93,6 +94,8 @@ CORE_SCRIPT = textwrap.dedent("""
     cam = explainer.explain(x, target=1, method="respondcam")
     out["cam"] = [list(cam.raw.shape), list(cam.map.shape), bool(torch.isfinite(cam.map).all())]
     out["scores"] = torch.allclose(cam.scores, model(x)[:, 1])
+    out["table1"] = sorted(m for m in cam_widgets.METHODS
+                           if torch.isfinite(explainer.explain(x, 1, m, progress=False).map).all())
     pfv = PFVExplainer(model).explain(x)
     out["pfv"] = [list(pfv.rgb.shape), float(pfv.rgb.min()), float(pfv.rgb.max())]
     out["metrics"] = sorted(metrics.evaluate_sum_to_score(explainer, x, progress=False))
@@ -120,6 +123,7 @@ def test_core_runs_without_the_widget_packages(core_python):
     assert Path(out["file"]).is_relative_to(REPO)
     assert out["absent"] == ABSENT, "the core environment has widget packages: the test proves nothing"
     assert out["cam"] == [[2, 8, 8], [2, 16, 16], True] and out["scores"]
+    assert out["table1"] == sorted(METHODS)  # LIFT-CAM's Captum included
     assert out["pfv"] == [[2, 3, 16, 16], 0.0, 1.0]
     assert out["metrics"] == ["gradcam", "respondcam"]
     assert out["datasets"] == [[2, 1, 32, 32], [2, 32, 32], [2, 1, 16, 16, 16], 2]

@@ -1,4 +1,4 @@
-"""CAM methods as pure functions of activations ``A`` and gradients ``g = dy/dA``.
+"""Gradient CAM methods as pure functions of activations ``A`` and gradients ``g = dy/dA``.
 
 Conventions (any number of spatial dims, 1D, 2D or 3D):
 
@@ -13,9 +13,6 @@ This module imports nothing from the package, hooks nothing and owns no model.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -115,56 +112,33 @@ def respondcam(activations: Tensor, gradients: Tensor, eps: float = RESPOND_CAM_
     return weighted_sum(respond_weights(activations, gradients, eps), activations)
 
 
-# --- registry -------------------------------------------------------------------------------
+CAM_CONSTANCY = 1e-5
+"""``cam`` accepts ``g`` as spatially constant when it deviates from its channel's mean by at most this
+fraction of ``max |g|`` over the whole tensor (DESIGN.md section 9)."""
 
 
-@dataclass(frozen=True)
-class Method:
-    """A CAM method: its raw map, its channel weights (if it has them) and its final ReLU."""
+def cam_weights(activations: Tensor, gradients: Tensor) -> Tensor:
+    """CAM (Zhou et al. 2016), Eq. 2's ``w_k^c``: the linear weights of a GAP + linear head.
 
-    name: str
-    raw: Callable[[Tensor, Tensor], Tensor]
-    weights: Callable[[Tensor, Tensor], Tensor] | None
-    final_relu: bool
-    paper: str
-
-    def raw_and_weights(self, activations: Tensor, gradients: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The raw map and, for weighted methods, the channel weights it was made of (computed once)."""
-        if self.weights is None:
-            return self.raw(activations, gradients), None
-        weights = self.weights(activations, gradients)
-        return weighted_sum(weights, activations), weights
-
-
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method("gradcam", gradcam, gradcam_weights, True, "Selvaraju et al. 2017"),
-        Method("gradcam++", gradcam_plus_plus, gradcam_plus_plus_weights, True, "Chattopadhyay et al. 2018"),
-        Method("hirescam", hirescam, None, True, "Draelos and Carin 2021"),
-        Method("xgradcam", xgradcam, respond_weights, True, "Fu et al. 2020"),
-        Method("layercam", layercam, None, True, "Jiang et al. 2021"),
-        Method("respondcam", respondcam, respond_weights, False, "Zhao et al. 2018"),
-    )
-}
-
-ALIASES: dict[str, str] = {
-    "gradcampp": "gradcam++",
-    "gradcamplusplus": "gradcam++",
-    "segcam": "gradcam",
-    "seggradcam": "gradcam",
-    "seghirescam": "hirescam",
-    "seghiresgradcam": "hirescam",
-}
+    With ``y = sum_k w_k mean(A_k) + b`` the gradient ``g_k = w_k / Z`` is the same at all ``Z`` positions,
+    so ``w_k = Z * mean(g_k)``. A gradient that varies over the positions means the head is not of that form,
+    and CAM is not defined there: ``ValueError`` (Grad-CAM is CAM's generalisation).
+    """
+    spatial = _spatial_axes(activations)
+    mean = gradients.mean(spatial, keepdim=True)
+    deviation = float((gradients - mean).abs().amax()) if gradients.numel() else 0.0
+    scale = float(gradients.abs().amax()) if gradients.numel() else 0.0
+    if deviation > CAM_CONSTANCY * scale:
+        raise ValueError(
+            "cam (Zhou et al. 2016) is defined only where the explained score is global average pooling of this "
+            "layer followed by one linear layer, so that dy/dA is the same at every position; here it varies "
+            f"(by {deviation / scale:.2g} of its largest value): explain a GAP + linear head's input, or use "
+            "method='gradcam', CAM's generalisation to any head (equal to cam / Z on a GAP + linear head)"
+        )
+    positions = activations[0, 0].numel()
+    return positions * mean.flatten(-len(spatial))[..., 0]
 
 
-def get_method(name: str) -> Method:
-    """Look a method up by name, case- and punctuation-insensitively ("Grad-CAM++", "respond_cam")."""
-    if not isinstance(name, str):
-        raise TypeError(f"method must be a name (str), got {type(name).__name__}; valid: {sorted(METHODS)}")
-    key = name.lower().replace("-", "").replace("_", "").replace(" ", "")
-    key = ALIASES.get(key, key)
-    if key not in METHODS:
-        valid = ", ".join(sorted(METHODS))
-        raise ValueError(f"unknown CAM method {name!r}; valid methods: {valid} (aliases: {', '.join(sorted(ALIASES))})")
-    return METHODS[key]
+def cam(activations: Tensor, gradients: Tensor) -> Tensor:
+    """CAM: ``L = ReLU(sum_k w_k A_k)`` with the GAP + linear head's weights ``w_k`` (``cam_weights``)."""
+    return weighted_sum(cam_weights(activations, gradients), activations)

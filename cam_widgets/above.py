@@ -1,0 +1,146 @@
+"""Forward passes that start at a layer: the part of the network below it replayed from a cache.
+
+A perturbation method (Ablation-CAM, LIFT-CAM) changes the activations ``A`` of one layer and needs
+the model's output for each change. Nothing that finished before the layer started can depend on
+``A``, so ``LowerPart`` records one forward pass and afterwards answers every module call below the
+layer with its recorded output: the top-most such calls (those whose caller is the model or one of
+the layer's ancestors) return their outputs, row-selected (a copy, never a view) for the samples of
+the perturbation batch, and the layer returns the injected activations (a copy too). Everything
+else runs as written, the model's own code between the modules included, so skip connections
+(U-Nets) and in-place residual adds stay exact for any module graph. A module that runs both below
+and above the layer cannot be replayed and is refused, as shared modules are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from .layers import call_model
+
+_NO_FORWARD = object()
+
+
+def map_tensors(fn: Callable[[Tensor], Tensor], value: object) -> object:
+    """``fn`` applied to every tensor in a (nested) tuple, list or dict; other values as they are."""
+    if isinstance(value, Tensor):
+        return fn(value)
+    if isinstance(value, (tuple, list)):
+        mapped = [map_tensors(fn, v) for v in value]
+        return type(value)(*mapped) if hasattr(value, "_fields") else type(value)(mapped)
+    if isinstance(value, dict):
+        return type(value)((k, map_tensors(fn, v)) for k, v in value.items())
+    return value
+
+
+@dataclass
+class _Call:
+    module: nn.Module
+    caller: nn.Module | None
+    started_after_layer: bool
+
+
+@dataclass
+class LowerPart:
+    """One forward pass of ``model`` on ``x`` recorded around the module ``layer``."""
+
+    model: nn.Module
+    x: Tensor
+    layer: nn.Module
+    layer_name: str
+    cached: dict[int, list[object]] = field(default_factory=dict)
+    modules: dict[int, nn.Module] = field(default_factory=dict)
+
+    @classmethod
+    def record(cls, model: nn.Module, x: Tensor, layer: nn.Module, layer_name: str) -> LowerPart:
+        """Run ``model(x)`` once (no grad) and keep the outputs of the top-most calls below ``layer``."""
+        part = cls(model, x, layer, layer_name)
+        ancestors = {id(m) for m in model.modules() if any(sub is layer for sub in m.modules())}
+        names = {id(m): n for n, m in model.named_modules()}
+        stack: list[_Call] = []
+        below_names: dict[int, str] = {}
+        above: set[int] = set()
+        state = {"started": False, "finished": False}
+
+        def pre_hook(module: nn.Module, args: tuple) -> None:
+            stack.append(_Call(module, stack[-1].module if stack else None, state["finished"]))
+            if module is layer:
+                state["started"] = True
+
+        def hook(module: nn.Module, args: tuple, output: object) -> object:
+            call = stack.pop()
+            if module is layer:
+                state["finished"] = True
+            elif call.started_after_layer:
+                above.add(id(module))
+            elif not state["started"]:
+                below_names[id(module)] = names.get(id(module), type(module).__name__)
+                if call.caller is None or id(call.caller) in ancestors:
+                    part.cached.setdefault(id(module), []).append(map_tensors(torch.clone, output))
+                    part.modules[id(module)] = module
+            return None
+
+        modules = {id(m): m for m in model.modules()}.values()
+        handles = [h for m in modules for h in (m.register_forward_pre_hook(pre_hook), m.register_forward_hook(hook))]
+        try:
+            with torch.no_grad():
+                call_model(model, x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        both = sorted(below_names[i] for i in above if i in below_names)
+        if both:
+            raise RuntimeError(
+                f"module(s) {', '.join(repr(n) for n in both)} run both below and above layer {layer_name!r} (a shared "
+                "module such as one self.relu used throughout), so the network above the layer cannot be run on its "
+                "own for a perturbation method: give each use its own module, or choose another layer"
+            )
+        return part
+
+    def run(self, activations: Tensor, samples: Tensor, leaves_require_grad: bool = False) -> object:
+        """The model's output with the layer's output replaced by ``activations`` (``(R, K, *S)``, row ``r``
+        belonging to sample ``samples[r]`` of the recorded batch); only the part above the layer computes.
+        ``leaves_require_grad``: the replayed tensors are leaves that require grad (constants to the result,
+        but hooks that attribution libraries put on the inputs of modules below the layer need it)."""
+        batch = self.x.shape[0]
+        samples = samples.to(self.x.device)
+
+        def rows(t: Tensor) -> Tensor:
+            copy = t.index_select(0, samples) if t.ndim and t.shape[0] == batch else t.clone()
+            return copy.requires_grad_(True) if leaves_require_grad and copy.is_floating_point() else copy
+
+        counts = dict.fromkeys(self.cached, 0)
+
+        def replay(module_id: int) -> Callable[..., object]:
+            def forward(*args: object, **kwargs: object) -> object:
+                index = counts[module_id]
+                counts[module_id] += 1
+                return map_tensors(rows, self.cached[module_id][index])
+
+            return forward
+
+        replacements = {id(m): (m, replay(i)) for i, m in self.modules.items()}
+        replacements[id(self.layer)] = (self.layer, lambda *args, **kwargs: activations.clone())
+        with _forwards_replaced(replacements.values()):
+            return call_model(self.model, rows(self.x))
+
+
+@contextlib.contextmanager
+def _forwards_replaced(replacements: object) -> Iterator[None]:
+    """Each module's ``forward`` replaced by an instance attribute, restored exactly afterwards."""
+    saved = []
+    try:
+        for module, forward in replacements:
+            saved.append((module, module.__dict__.get("forward", _NO_FORWARD)))
+            module.forward = forward
+        yield
+    finally:
+        for module, previous in saved:
+            if previous is _NO_FORWARD:
+                del module.forward
+            else:
+                module.forward = previous

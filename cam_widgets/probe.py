@@ -1,0 +1,199 @@
+"""``Probe``: what a CAM method may ask of the model, for one input, layer and target (or all classes).
+
+Methods (``cam_widgets.methods``) are small functions of a probe and know nothing of hooks:
+
+* ``activations``, ``gradients()``: ``A`` and ``dy/dA`` at the layer (gradients computed on first use);
+* ``scores``: the explained targets on the unmodified input, ``(T, B)`` (``T = 1``, or one per class);
+* ``scores_above(make, count)``: the targets for ``count`` modified activations, forwards of the part above
+  the layer only (``above.LowerPart``); ``scores_of_inputs(make, count)``: the targets of the softmax of
+  the output for ``count`` modified inputs (full forwards); both batched, ``batch_size`` rows per pass;
+* ``above()``: the network above the layer as a module ``A -> (R, T)`` (for Captum's DeepLift);
+* ``input_and_bias_gradients()``: FullGrad's ``x * dy/dx`` and ``(bias, dy/dz)`` of every bias module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from .above import LowerPart
+from .capture import run_and_capture
+from .checks import on_model_device
+from .layers import call_model, forward_module
+from .resample import upsample
+
+if TYPE_CHECKING:
+    from .explainer import CAMExplainer, _Session
+
+Progress = bool | Callable[[int, int], None] | None
+PROGRESS_DELAY_S = 2.0
+"""A text progress bar (``progress=True``) appears only for runs longer than this."""
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+_CONV = nn.modules.conv._ConvNd
+_BATCH_NORM = nn.modules.batchnorm._BatchNorm
+
+
+class Probe:
+    """The model seen from one layer, for one target (``target=None``: every class's logit)."""
+
+    def __init__(self, explainer: CAMExplainer, session: _Session, layer: str,
+                 target: Callable[[Tensor], Tensor] | None, progress: Progress = True):
+        self._explainer, self._session, self.layer, self._target, self._progress = (
+            explainer, session, layer, target, progress)
+        self._activations = session.activations[layer].detach()
+
+    # --- the unmodified input -------------------------------------------------------------------
+
+    @property
+    def activations(self) -> Tensor:
+        """``A`` ``(B, K, *S)`` (float32 for a float16 / bfloat16 model, so sums and eps hold)."""
+        return _float(self._activations)
+
+    @property
+    def input(self) -> Tensor:
+        """``x`` ``(B, C, *spatial)`` on the model's device."""
+        return on_model_device(self._explainer.model, self._session.input.copy)
+
+    @property
+    def scores(self) -> Tensor:
+        """``(T, B)``: the explained targets on the unmodified input."""
+        return self._targets(self._session.output.detach())
+
+    def gradients(self) -> Tensor:
+        """``dy/dA`` ``(T, B, K, *S)``, from the explainer's (cached) gradient calls."""
+        g = self._explainer._layer_gradients(self._session, self.layer, self._target)
+        return _float(g if self._target is None else g[None])
+
+    def upsample(self, maps: Tensor) -> Tensor:
+        """``(..., *S) -> (..., *input_spatial)``, bilinear / trilinear, ``align_corners=False``."""
+        return upsample(maps, self._session.input.copy.shape[2:])
+
+    # --- perturbations --------------------------------------------------------------------------
+
+    def scores_above(self, make: Callable[[Tensor], Tensor], count: int, batch_size: int, what: str) -> Tensor:
+        """``(count, T, B)``: the targets with the layer's output replaced by ``make(indices)``, an
+        ``(m, B, K, *S)`` batch of ``m`` modified activations (``indices``: which of the ``count``)."""
+        lower = self._lower_part()
+        dtype = self._activations.dtype
+        return self._batched(make, count, batch_size, what,
+                             lambda rows, samples: lower.run(rows.to(dtype), samples), softmax=False)
+
+    def scores_of_inputs(self, make: Callable[[Tensor], Tensor], count: int, batch_size: int, what: str) -> Tensor:
+        """``(count, T, B)``: the targets of ``softmax(model(x'), dim=1)`` for ``make(indices)``, an
+        ``(m, B, C, *spatial)`` batch of ``m`` modified inputs (full forward passes)."""
+        model = self._explainer.model
+        return self._batched(make, count, batch_size, what, lambda rows, samples: call_model(model, rows), softmax=True)
+
+    def above(self) -> nn.Module:
+        """The network above the layer as a module: ``(R, K, *S)`` activations (row ``r`` of sample
+        ``r mod B``) to the ``(R, T)`` targets; differentiable, for attribution libraries."""
+        return _AboveLayer(self, self._lower_part())
+
+    def _lower_part(self) -> LowerPart:
+        parts = self._session.lower_parts
+        if self.layer not in parts:
+            module = dict(self._explainer.model.named_modules())[self.layer]
+            parts[self.layer] = LowerPart.record(forward_module(self._explainer.model), self.input, module, self.layer)
+        return parts[self.layer]
+
+    def _targets(self, outputs: Tensor) -> Tensor:
+        """``(B, ...)`` selected outputs of one group of the batch's samples -> ``(T, B)``."""
+        if self._target is None:
+            return outputs.transpose(0, 1)
+        return self._target(outputs)[None]
+
+    def _batched(self, make: Callable[[Tensor], Tensor], count: int, batch_size: int, what: str,
+                 run: Callable[[Tensor, Tensor], object], softmax: bool) -> Tensor:
+        batch = self._session.output.shape[0]
+        per_pass = max(1, math.ceil(batch_size / batch))
+        samples = torch.arange(batch, device=self._activations.device)
+        report = self._reporter(count, what)
+        pieces = []
+        try:
+            with torch.no_grad():
+                for start in range(0, count, per_pass):
+                    indices = torch.arange(start, min(count, start + per_pass))
+                    rows = make(indices)
+                    output = self._explainer._select_output(run(rows.flatten(0, 1), samples.repeat(len(indices))))
+                    if softmax:
+                        output = output.softmax(1)
+                    pieces.extend(self._targets(group) for group in output.unflatten(0, (len(indices), batch)))
+                    report(len(indices))
+        finally:
+            report(None)
+        return torch.stack(pieces)
+
+    def _reporter(self, total: int, what: str) -> Callable[[int | None], None]:
+        """``report(n)``: ``n`` more done; ``report(None)``: finished (closes a bar)."""
+        progress = self._progress
+        if callable(progress):
+            done = [0]
+
+            def call(n: int | None) -> None:
+                if n is not None:
+                    done[0] += n
+                    progress(done[0], total)
+
+            return call
+        if not progress:
+            return lambda n: None
+        bar = tqdm(total=total, desc=what, unit="pass", delay=PROGRESS_DELAY_S, leave=False)
+        return lambda n: bar.close() if n is None else bar.update(n)
+
+    # --- FullGrad -------------------------------------------------------------------------------
+
+    def input_and_bias_gradients(self) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """``x * dy/dx`` ``(T, B, C, *spatial)`` and, for every convolution with a bias and every BatchNorm
+        with affine weights and running statistics whose output has spatial dims, its effective bias
+        ``(K,)`` with ``dy/dz`` ``(T, B, K, *S)`` at its output ``z`` (zero off ``y``'s path)."""
+        model = self._explainer.model
+        modules = {name: m for name, m in model.named_modules() if _effective_bias(m) is not None}
+        x = self.input.detach().requires_grad_(True)
+        raw_output, outputs = run_and_capture(model, x, modules, differentiable=True, from_input=True)
+        outputs = {name: z for name, z in outputs.items() if z.ndim > 2}
+        targets = self._targets(self._explainer._select_output(raw_output))
+        wrt = [x, *outputs.values()]
+        per_target = [torch.autograd.grad(y.sum(), wrt, retain_graph=True, allow_unused=True) for y in targets]
+        stacked = [torch.stack([g[i] if g[i] is not None else torch.zeros_like(t) for g in per_target])
+                   for i, t in enumerate(wrt)]
+        biases = [_float(_effective_bias(modules[name]).detach()) for name in outputs]
+        return _float(x.detach() * stacked[0]), [(b, _float(g)) for b, g in zip(biases, stacked[1:])]
+
+
+def _float(t: Tensor) -> Tensor:
+    """float32 for a float16 / bfloat16 tensor (the methods' sums and eps), others as they are."""
+    return t.float() if t.dtype in LOW_PRECISION else t
+
+
+def _effective_bias(module: nn.Module) -> Tensor | None:
+    """A convolution's bias; a BatchNorm's ``b - mu * gamma / sqrt(var + eps)``; None for other modules."""
+    if isinstance(module, _CONV) and not isinstance(module, nn.modules.conv._ConvTransposeNd):
+        return module.bias
+    if isinstance(module, _BATCH_NORM) and module.affine and module.running_mean is not None:
+        return module.bias - module.running_mean * module.weight / torch.sqrt(module.running_var + module.eps)
+    return None
+
+
+class _AboveLayer(nn.Module):
+    """``A -> (R, T)`` through the part of the model above the probe's layer (the model is a submodule,
+    so an attribution library's hooks reach its nonlinearities)."""
+
+    def __init__(self, probe: Probe, lower: LowerPart):
+        super().__init__()
+        self.model = lower.model
+        self._probe, self._lower = probe, lower
+
+    def forward(self, activations: Tensor) -> Tensor:
+        batch = self._lower.x.shape[0]
+        if activations.shape[0] % batch:
+            raise ValueError(f"the rows ({activations.shape[0]}) must be whole groups of the batch's {batch} samples")
+        samples = torch.arange(activations.shape[0], device=activations.device) % batch
+        rows = activations.to(self._probe._activations.dtype)
+        output = self._probe._explainer._select_output(self._lower.run(rows, samples, leaves_require_grad=True))
+        groups = [self._probe._targets(group) for group in output.unflatten(0, (-1, batch))]
+        return torch.stack(groups).permute(0, 2, 1).flatten(0, 1)

@@ -1,0 +1,335 @@
+"""The Table 1 methods' defining properties, the cached lower part's exactness, and their hygiene.
+
+Oracles against peers and hand-written equations live in test_oracles_table1*.py; this file proves
+what follows from the papers' definitions (CAM = Z * Grad-CAM on a GAP + linear head, XRes-CAM with
+p = 1 = HiResCAM, Ablation-CAM's weights by hand, DeepLIFT's summation-to-delta, FullGrad's
+completeness) and that forwards from the layer up equal full forwards (float64, exactly up to
+rounding) on a U-Net with skip connections and a ResNet with in-place residual adds.
+"""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from cam_widgets import AblationCAM, CAMExplainer, PixelSet, ScoreCAM, XResCAM
+from cam_widgets.methods import METHODS
+from cam_widgets.targets import box
+
+from .models import classifier, segnet
+
+PERTURBATION = ["scorecam", "ablationcam", "liftcam"]
+
+
+class Block(nn.Module):
+    """A ResNet basic block: in-place ReLUs and the in-place residual add ``out += identity``."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.downsample = None if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += identity
+        return self.relu2(out)
+
+
+def resnet(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace=True),
+                          nn.Sequential(Block(4, 4, 1), Block(4, 6, 2)), Block(6, 8, 2),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+    for m in model.modules():  # non-trivial running statistics
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.3, 0.3)
+    return model.double().eval()
+
+
+def gap_linear(ndim: int) -> nn.Sequential:
+    torch.manual_seed(1)
+    conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[ndim]
+    pool = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}[ndim]
+    return nn.Sequential(conv(1, 4, 3, padding=1), nn.ReLU(), conv(4, 6, 3, padding=1), nn.ReLU(),
+                         pool(1), nn.Flatten(), nn.Linear(6, 4)).double().eval()
+
+
+def replaced_forward(model: nn.Module, layer: nn.Module, activations: torch.Tensor, x: torch.Tensor):
+    """The full forward with ``layer``'s output replaced (the reference for forwards from the layer up)."""
+    handle = layer.register_forward_hook(lambda m, i, o: activations.clone())
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        handle.remove()
+
+
+# --- the papers' properties ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_cam_is_the_linear_weights_and_z_times_gradcam(ndim):
+    model = gap_linear(ndim)
+    x = torch.randn(2, 1, *(6,) * ndim, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["3"])
+    cam, grad = explainer.explain(x, [1, 3], "cam"), explainer.explain(x, [1, 3], "gradcam")
+    torch.testing.assert_close(cam.weights, model[6].weight[[1, 3]].detach())
+    torch.testing.assert_close(cam.raw, grad.raw * 6**ndim)
+    every = explainer.explain_all_classes(x, "cam")
+    torch.testing.assert_close(every.weights[:, 0], model[6].weight.detach())
+
+
+def test_cam_refuses_other_heads_and_suggests_gradcam():
+    with pytest.raises(ValueError, match="global average pooling of this layer followed by one linear.*method='gradcam'"):
+        CAMExplainer(classifier(2), layers=["4"]).explain(torch.randn(1, 1, 8, 8, dtype=torch.float64), 0, "cam")
+    with pytest.raises(ValueError, match="global average pooling"):  # n/a for a segmentation target
+        CAMExplainer(segnet(), layers=["bottleneck"]).explain(
+            torch.randn(1, 1, 8, 8, dtype=torch.float64), PixelSet(1, box((8, 8), (0, 0), (4, 4))), "cam")
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_xrescam_with_windows_of_one_is_hirescam(ndim):
+    model = classifier(2) if ndim == 2 else gap_linear(ndim)
+    x = torch.randn(2, 1, *(8,) * ndim, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["2"])
+    torch.testing.assert_close(explainer.explain(x, 1, XResCAM(pool=1)).raw, explainer.explain(x, 1, "hirescam").raw)
+    assert not torch.allclose(explainer.explain(x, 1, XResCAM(pool=2)).raw, explainer.explain(x, 1, "hirescam").raw)
+
+
+def test_mean_xrescam_with_the_whole_map_as_window_is_gradcam_times_z():
+    model = classifier(2)
+    x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["2"])
+    torch.testing.assert_close(explainer.explain(x, 1, XResCAM(pool=8, mode="mean")).raw,
+                               explainer.explain(x, 1, "gradcam").raw)
+
+
+def test_ablation_weights_by_hand_for_a_linear_head():
+    """A -> flatten -> Linear: ``y - y_k = sum_u W[c, k, u] A_k[u]``, so ``w_k = that / |y|``."""
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 5 * 4, 4)).double().eval()
+    x = torch.randn(2, 1, 5, 4, dtype=torch.float64)
+    result = CAMExplainer(model, layers=["1"]).explain(x, [2, 0], AblationCAM(batch_size=2))
+    a = model[:2](x).detach()
+    weight = model[3].weight.detach().view(4, 3, 5, 4)
+    y = model(x).detach()[[0, 1], [2, 0]]
+    drop = torch.stack([(weight[c] * a[b]).sum((1, 2)) for b, c in enumerate([2, 0])])
+    torch.testing.assert_close(result.weights, drop / y.abs()[:, None])
+    torch.testing.assert_close(result.scores, y)
+
+
+def test_liftcam_contributions_sum_to_the_difference_from_the_reference():
+    """DeepLIFT's summation-to-delta: ``sum_k C_k = y(A) - y(A' = 0)``, here through ReLU and max-pooling."""
+    model = classifier(2)
+    x = torch.randn(3, 1, 8, 8, dtype=torch.float64)
+    result = CAMExplainer(model, layers=["4"]).explain(x, [0, 2, 4], "liftcam")
+    a = model[:5](x).detach()
+    at_reference = replaced_forward(model, model[4], torch.zeros_like(a), x)[[0, 1, 2], [0, 2, 4]]
+    torch.testing.assert_close(result.weights.sum(1), result.scores - at_reference)
+
+
+def test_fullgrad_is_complete_on_a_network_of_convolutions():
+    """FullGrad's completeness (its paper's Eq. 2): with every bias a convolution's (no Linear), ReLU and
+    max-pooling nets give ``y = sum(x * dy/dx) + sum over biases of sum(b * dy/dz)`` exactly."""
+    from cam_widgets.probe import Probe
+
+    model, x = segnet(), torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["dec"])
+    target = PixelSet(1, box((8, 8), (1, 2), (6, 7)))
+    explainer.explain(x, target, "fullgrad")
+    probe = Probe(explainer, explainer._session, "dec", target, progress=False)
+    input_term, biases = probe.input_and_bias_gradients()
+    assert len(biases) == 4  # enc, bottleneck, dec and head convolutions
+    total = input_term.flatten(2).sum(2) + sum((b.view(-1, 1, 1) * g).flatten(2).sum(2) for b, g in biases)
+    torch.testing.assert_close(total[0], target(model(x)).detach())
+
+
+def test_fullgrad_result_is_at_input_resolution_and_names_all_biases():
+    result = CAMExplainer(classifier(3), layers=["7"]).explain(torch.randn(2, 1, 8, 8, 8, dtype=torch.float64), 1, "fullgrad")
+    assert result.layer == "all biases" and result.raw.shape == (2, 8, 8, 8) and bool((result.raw >= 0).all())
+
+
+def test_eigencam_is_class_agnostic_and_eigengradcam_is_not():
+    model, x = classifier(2), torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["4"])
+    torch.testing.assert_close(explainer.explain(x, 0, "eigencam").raw, explainer.explain(x, 3, "eigencam").raw)
+    assert not torch.allclose(explainer.explain(x, 0, "eigengradcam").raw, explainer.explain(x, 3, "eigengradcam").raw)
+
+
+def test_scorecam_gives_a_constant_channel_no_weight():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(3, 2)).double().eval()
+    with torch.no_grad():
+        model[0].weight[1] = 0  # channel 1 is its bias everywhere: constant
+        model[0].bias[1] = 0.7
+    result = CAMExplainer(model, layers=["1"]).explain(torch.randn(2, 1, 6, 6, dtype=torch.float64), 1, "scorecam")
+    assert torch.equal(result.weights[:, 1], torch.zeros(2, dtype=torch.float64))
+    assert bool((result.weights[:, [0, 2]] > 0).all())  # probabilities
+
+
+# --- forwards from the layer up -------------------------------------------------------------------
+
+
+def probe_for(explainer, x, layer, target):
+    from cam_widgets.probe import Probe
+
+    explainer.explain(x, target, "gradcam", layer)
+    return Probe(explainer, explainer._session, layer, target, progress=False)
+
+
+@pytest.mark.parametrize("case", ["unet-bottleneck", "unet-enc", "unet-enc.1", "resnet-3.1.conv1", "resnet-3.1",
+                                  "resnet-4.relu", "resnet-3.0.bn2"])
+def test_forwards_from_the_layer_up_equal_full_forwards(case):
+    name, layer = case.split("-", 1)
+    model = segnet() if name == "unet" else resnet()
+    x = torch.randn(3, 1, 8, 8, dtype=torch.float64)
+    target = PixelSet([1, 0, 2], box((8, 8), (1, 1), (6, 7))) if name == "unet" else (lambda out: out[:, 2] - out[:, 0])
+    explainer = CAMExplainer(model, layers=[layer])
+    probe = probe_for(explainer, x, layer, target)
+    a = probe.activations
+    torch.manual_seed(4)
+    changes = torch.rand(5, *a.shape, dtype=a.dtype) * 2 * a.abs().amax()
+    scores = probe.scores_above(lambda i: changes[i], 5, batch_size=7, what="test")  # 3 rows per group: 3 passes
+    module = dict(model.named_modules())[layer]
+    expected = torch.stack([target(replaced_forward(model, module, changes[i], x)) for i in range(5)])
+    torch.testing.assert_close(scores[:, 0], expected, rtol=1e-12, atol=1e-12)
+    assert all("forward" not in m.__dict__ for m in model.modules())
+
+
+def test_only_the_part_above_the_layer_runs(monkeypatch):
+    """Convolutions below the layer compute only in the recording forward (their calls answer from the cache)."""
+    model = resnet()
+    names = {id(m): n for n, m in model.named_modules()}
+    computed = []
+    convolve = nn.Conv2d.forward
+    monkeypatch.setattr(nn.Conv2d, "forward", lambda self, x: computed.append(names[id(self)]) or convolve(self, x))
+    x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["3.1"])
+    explainer.explain(x, 1, "gradcam")
+    computed.clear()
+    explainer.explain(x, 1, AblationCAM(batch_size=12), "3.1")  # the recording forward, then 1 pass (6 x 2 rows)
+    assert computed.count("0") == computed.count("3.0.conv1") == computed.count("3.1.conv2") == 1
+    assert computed.count("4.conv1") == computed.count("4.downsample.0") == 2
+
+
+def test_a_module_shared_below_and_above_the_layer_is_refused():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.relu = nn.Conv2d(1, 3, 3, padding=1), nn.Conv2d(3, 3, 3, padding=1), nn.ReLU()
+            self.head = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.head(self.relu(self.b(self.relu(self.a(x)))).mean((2, 3)))
+
+    model = Shared().double().eval()
+    with pytest.raises(RuntimeError, match="'relu' run both below and above layer 'b'"):
+        CAMExplainer(model, layers=["b"]).explain(torch.randn(1, 1, 5, 5, dtype=torch.float64), 0, "ablationcam")
+    assert all("forward" not in m.__dict__ and not m._forward_hooks for m in model.modules())
+
+
+@pytest.mark.parametrize("method", PERTURBATION)
+def test_all_classes_come_from_the_same_passes(method):
+    model = classifier(2)
+    x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["4"])
+    explainer.explain(x, 0, "gradcam")
+    counter = {"n": 0}
+    handle = model[11].register_forward_pre_hook(lambda *_: counter.__setitem__("n", counter["n"] + 1))
+    try:
+        every = explainer.explain_all_classes(x, method)
+    finally:
+        handle.remove()
+    # 6 channels x 2 samples fit in one pass of 32 rows; Ablation- and LIFT-CAM record the part below the layer
+    # once; LIFT-CAM: one forward (inputs and references together) and backward per class
+    passes = {"scorecam": 1, "ablationcam": 1 + 1, "liftcam": 1 + 5}[method]
+    assert counter["n"] == passes
+    for c in (0, 4):
+        torch.testing.assert_close(every.raw[c], CAMExplainer(model, layers=["4"]).explain(x, c, method).raw)
+
+
+@pytest.mark.parametrize("method", [ScoreCAM, AblationCAM])
+def test_the_batch_size_changes_nothing_but_the_passes(method):
+    model, x = segnet(), torch.randn(3, 1, 8, 8, dtype=torch.float64)
+    target = PixelSet(2, box((8, 8), (0, 0), (5, 5)))
+    explainer = CAMExplainer(model, layers=["dec"])
+    results = [explainer.explain(x, target, method(batch_size=n)).raw for n in (1, 4, 100)]
+    torch.testing.assert_close(results[0], results[1], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(results[0], results[2], rtol=1e-12, atol=1e-12)
+
+
+def test_float32_agrees_with_float64_for_every_method():
+    model64 = gap_linear(2)
+    model32 = copy.deepcopy(model64).float()
+    x = torch.randn(2, 1, 6, 6, dtype=torch.float64)
+    for name in METHODS:
+        r64 = CAMExplainer(model64, layers=["3"]).explain(x, 2, name).raw
+        r32 = CAMExplainer(model32, layers=["3"]).explain(x.float(), 2, name).raw
+        assert r32.dtype == torch.float32
+        torch.testing.assert_close(r32.double(), r64, rtol=1e-4, atol=1e-5 * float(r64.abs().max()), msg=name)
+
+
+# --- options, progress and hygiene ----------------------------------------------------------------
+
+
+def test_method_options_are_checked():
+    with pytest.raises(ValueError, match="ScoreCAM batch_size must be an int >= 1, got 0"):
+        ScoreCAM(batch_size=0)
+    with pytest.raises(ValueError, match="XResCAM mode must be 'max' or 'mean', got 'median'"):
+        XResCAM(mode="median")
+    with pytest.raises(ValueError, match="XResCAM pool must be an int >= 1"):
+        XResCAM(pool=1.5)
+    with pytest.raises(TypeError, match="method must be a name .* or a method object such as ScoreCAM"):
+        CAMExplainer(classifier(2)).explain(torch.randn(1, 1, 8, 8, dtype=torch.float64), 0, 3)
+
+
+def test_progress_is_reported_per_pass():
+    model, x = classifier(2), torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    seen = []
+    CAMExplainer(model, layers=["4"]).explain(x, 1, ScoreCAM(batch_size=4), progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(2, 6), (4, 6), (6, 6)]  # 6 channels, 2 per pass of 4 rows
+
+
+@pytest.mark.parametrize("method", PERTURBATION + ["fullgrad"])
+def test_a_stopped_or_failing_run_leaves_the_model_as_it_was(method):
+    model = classifier(2, inplace=True)
+    model[5].weight.grad = torch.full_like(model[5].weight, 7.0)
+    params = copy.deepcopy(model.state_dict())
+    x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["4"])
+
+    def stop(done, total):
+        raise KeyboardInterrupt("stopped")
+
+    calls = []
+
+    def fails_after_the_first_call(out):  # inside the extra forwards of LIFT-CAM and FullGrad
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt("stopped")
+        return out[:, 1]
+
+    with pytest.raises(KeyboardInterrupt):
+        if method in ("scorecam", "ablationcam"):
+            explainer.explain(x, 1, method, progress=stop)
+        else:
+            explainer.explain(x, fails_after_the_first_call, method)
+    assert all(not m._forward_hooks and not m._forward_pre_hooks and not m._backward_hooks for m in model.modules())
+    assert all("forward" not in m.__dict__ for m in model.modules())
+    assert not model.training and torch.is_grad_enabled()
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, params[name]), name
+    assert torch.equal(model[5].weight.grad, torch.full_like(model[5].weight, 7.0))
+    assert all(p.grad is None for n, p in model.named_parameters() if n != "5.weight")
+    reference = CAMExplainer(classifier(2, inplace=False), layers=["4"]).explain(x, 1, method).raw
+    torch.testing.assert_close(explainer.explain(x, 1, method).raw, reference)  # in-place ReLUs: the same maps
