@@ -4,8 +4,9 @@ A perturbation method (Ablation-CAM, LIFT-CAM) changes the activations ``A`` of 
 the model's output for each change. Nothing that finished before the layer started can depend on
 ``A``, so ``LowerPart`` records one forward pass and afterwards answers every module call below the
 layer with its recorded output: the top-most such calls (those whose caller is the model or one of
-the layer's ancestors) return their outputs, row-selected (a copy, never a view) for the samples of
-the perturbation batch, and the layer returns the injected activations (a copy too). Everything
+the layer's ancestors) return their outputs repeated for the groups of the perturbation batch (a
+copy, never a view, made only when something reads it), and the layer returns the injected
+activations (a copy too). Everything
 else runs as written, the model's own code between the modules included, so skip connections
 (U-Nets) and in-place residual adds stay exact for any module graph. A module that runs both below
 and above the layer cannot be replayed and is refused, as shared modules are.
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_map
 
 from .layers import call_model
 
@@ -101,17 +104,29 @@ class LowerPart:
             )
         return part
 
-    def run(self, activations: Tensor, samples: Tensor, leaves_require_grad: bool = False) -> object:
-        """The model's output with the layer's output replaced by ``activations`` (``(R, K, *S)``, row ``r``
-        belonging to sample ``samples[r]`` of the recorded batch); only the part above the layer computes.
-        ``leaves_require_grad``: the replayed tensors are leaves that require grad (constants to the result,
-        but hooks that attribution libraries put on the inputs of modules below the layer need it)."""
-        batch = self.x.shape[0]
-        samples = samples.to(self.x.device)
+    def run(self, activations: Tensor, groups: int, leaves_require_grad: bool = False) -> object:
+        """The model's output with the layer's output replaced by ``activations`` (``(R, K, *S)``: ``groups``
+        groups of the recorded batch's ``B`` samples, ``R = groups * B``); only the part above the layer computes.
 
-        def rows(t: Tensor) -> Tensor:
-            copy = t.index_select(0, samples) if t.ndim and t.shape[0] == batch else t.clone()
-            return copy.requires_grad_(True) if leaves_require_grad and copy.is_floating_point() else copy
+        A replayed output that the part above the layer never reads (one that only feeds another replayed
+        module, as the stem of a ResNet does) is not copied at all: it stands in as a NaN placeholder of its
+        shape, and ``_CopiedWhenRead`` copies the recorded output into it the moment any torch function reads
+        it (the same copy afterwards, so in-place ops on it hold). ``leaves_require_grad``: every replayed
+        tensor is a leaf that requires grad, copied at once (hooks that attribution libraries put on the
+        inputs of modules below the layer need it)."""
+        batch = self.x.shape[0]
+        copy_when_read = _CopiedWhenRead()
+
+        def repeated(t: Tensor) -> Tensor:
+            return t.repeat(groups, *(1,) * (t.ndim - 1)) if t.ndim and t.shape[0] == batch else t.clone()
+
+        def replayed(t: Tensor) -> Tensor:
+            if leaves_require_grad:
+                copy = repeated(t)
+                return copy.requires_grad_(True) if copy.is_floating_point() else copy
+            if not (t.is_floating_point() and t.ndim and t.shape[0] == batch):
+                return repeated(t)
+            return copy_when_read.placeholder(t, groups)
 
         counts = dict.fromkeys(self.cached, 0)
 
@@ -119,14 +134,51 @@ class LowerPart:
             def forward(*args: object, **kwargs: object) -> object:
                 index = counts[module_id]
                 counts[module_id] += 1
-                return map_tensors(rows, self.cached[module_id][index])
+                return map_tensors(replayed, self.cached[module_id][index])
 
             return forward
 
         replacements = {id(m): (m, replay(i)) for i, m in self.modules.items()}
         replacements[id(self.layer)] = (self.layer, lambda *args, **kwargs: activations.clone())
-        with _forwards_replaced(replacements.values()):
-            return call_model(self.model, rows(self.x))
+        x = map_tensors(replayed, self.x)
+        with _forwards_replaced(replacements.values()), copy_when_read:
+            return call_model(self.model, x)
+
+
+_METADATA = frozenset({
+    Tensor.shape.__get__, Tensor.ndim.__get__, Tensor.dtype.__get__, Tensor.device.__get__, Tensor.layout.__get__,
+    Tensor.requires_grad.__get__, Tensor.is_cuda.__get__, Tensor.size, Tensor.dim, Tensor.numel,
+    Tensor.is_floating_point, Tensor.__len__,
+})
+"""Torch functions that read only a tensor's metadata, which a placeholder has right."""
+
+
+class _CopiedWhenRead(TorchFunctionMode):
+    """Placeholders for replayed outputs, replaced by their copies in every torch function that reads them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: dict[int, list] = {}  # id(placeholder) -> [placeholder (kept alive), make copy, copy]
+
+    def placeholder(self, recorded: Tensor, groups: int) -> Tensor:
+        shape = (recorded.shape[0] * groups, *recorded.shape[1:])
+        stand_in = torch.full((), float("nan"), dtype=recorded.dtype, device=recorded.device).expand(shape)
+        self._pending[id(stand_in)] = [stand_in, lambda: recorded.repeat(groups, *(1,) * (recorded.ndim - 1)), None]
+        return stand_in
+
+    def _copy(self, value: object) -> object:
+        entry = self._pending.get(id(value)) if isinstance(value, Tensor) else None
+        if entry is None:
+            return value
+        if entry[2] is None:
+            entry[2] = entry[1]()
+        return entry[2]
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if self._pending and func not in _METADATA:
+            args, kwargs = tree_map(self._copy, (args, kwargs))
+        return func(*args, **kwargs)
 
 
 @contextlib.contextmanager

@@ -81,13 +81,13 @@ class Probe:
         lower = self._lower_part()
         dtype = self._activations.dtype
         return self._batched(make, count, batch_size, what,
-                             lambda rows, samples: lower.run(rows.to(dtype), samples), softmax=False)
+                             lambda rows, groups: lower.run(rows.to(dtype), groups), softmax=False)
 
     def scores_of_inputs(self, make: Callable[[Tensor], Tensor], count: int, batch_size: int, what: str) -> Tensor:
         """``(count, T, B)``: the targets of ``softmax(model(x'), dim=1)`` for ``make(indices)``, an
         ``(m, B, C, *spatial)`` batch of ``m`` modified inputs (full forward passes)."""
         model = self._explainer.model
-        return self._batched(make, count, batch_size, what, lambda rows, samples: call_model(model, rows), softmax=True)
+        return self._batched(make, count, batch_size, what, lambda rows, groups: call_model(model, rows), softmax=True)
 
     def above(self) -> nn.Module:
         """The network above the layer as a module: ``(R, K, *S)`` activations (row ``r`` of sample
@@ -108,10 +108,9 @@ class Probe:
         return self._target(outputs)[None]
 
     def _batched(self, make: Callable[[Tensor], Tensor], count: int, batch_size: int, what: str,
-                 run: Callable[[Tensor, Tensor], object], softmax: bool) -> Tensor:
+                 run: Callable[[Tensor, int], object], softmax: bool) -> Tensor:
         batch = self._session.output.shape[0]
         per_pass = max(1, math.ceil(batch_size / batch))
-        samples = torch.arange(batch, device=self._activations.device)
         report = self._reporter(count, what)
         pieces = []
         try:
@@ -119,7 +118,7 @@ class Probe:
                 for start in range(0, count, per_pass):
                     indices = torch.arange(start, min(count, start + per_pass))
                     rows = make(indices)
-                    output = self._explainer._select_output(run(rows.flatten(0, 1), samples.repeat(len(indices))))
+                    output = self._explainer._select_output(run(rows.flatten(0, 1), len(indices)))
                     if softmax:
                         output = output.softmax(1)
                     pieces.extend(self._targets(group) for group in output.unflatten(0, (len(indices), batch)))
@@ -192,8 +191,8 @@ class _AboveLayer(nn.Module):
         batch = self._lower.x.shape[0]
         if activations.shape[0] % batch:
             raise ValueError(f"the rows ({activations.shape[0]}) must be whole groups of the batch's {batch} samples")
-        samples = torch.arange(activations.shape[0], device=activations.device) % batch
         rows = activations.to(self._probe._activations.dtype)
-        output = self._probe._explainer._select_output(self._lower.run(rows, samples, leaves_require_grad=True))
+        groups = activations.shape[0] // batch
+        output = self._probe._explainer._select_output(self._lower.run(rows, groups, leaves_require_grad=True))
         groups = [self._probe._targets(group) for group in output.unflatten(0, (-1, batch))]
         return torch.stack(groups).permute(0, 2, 1).flatten(0, 1)

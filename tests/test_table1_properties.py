@@ -206,6 +206,33 @@ def test_forwards_from_the_layer_up_equal_full_forwards(case):
     assert all("forward" not in m.__dict__ for m in model.modules())
 
 
+def test_in_place_ops_above_the_layer_on_a_replayed_output_leave_the_cache_intact():
+    class WritesSkip(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(5)
+            self.a, self.b = nn.Conv2d(1, 3, 3, padding=1), nn.Conv2d(3, 3, 3, padding=1)
+            self.head = nn.Linear(3, 2)
+
+        def forward(self, x):
+            skip = self.a(x)
+            deep = self.b(torch.relu(skip))
+            skip.mul_(2)  # in place, above the layer, on the output of a module below it
+            skip[:, 0] += 1
+            return self.head((deep + skip).mean((2, 3)))
+
+    model = WritesSkip().double().eval()
+    x = torch.randn(2, 1, 5, 5, dtype=torch.float64)
+    explainer = CAMExplainer(model, layers=["b"])
+    probe = probe_for(explainer, x, "b", lambda out: out[:, 1])
+    changes = torch.rand(6, *probe.activations.shape, dtype=torch.float64)
+    first = probe.scores_above(lambda i: changes[i], 6, batch_size=2, what="test")  # 6 passes of one group
+    again = probe.scores_above(lambda i: changes[i], 6, batch_size=4, what="test")
+    expected = torch.stack([replaced_forward(model, model.b, changes[i], x)[:, 1] for i in range(6)])
+    torch.testing.assert_close(first[:, 0], expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(again, first, rtol=1e-12, atol=1e-12)
+
+
 def test_only_the_part_above_the_layer_runs(monkeypatch):
     """Convolutions below the layer compute only in the recording forward (their calls answer from the cache)."""
     model = resnet()
