@@ -116,7 +116,7 @@ class Probe:
         try:
             with torch.no_grad():
                 for start in range(0, count, per_pass):
-                    indices = torch.arange(start, min(count, start + per_pass))
+                    indices = torch.arange(start, min(count, start + per_pass), device=self._activations.device)
                     rows = make(indices)
                     output = self._explainer._select_output(run(rows.flatten(0, 1), len(indices)))
                     if softmax:

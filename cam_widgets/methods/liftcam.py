@@ -10,10 +10,12 @@ gradients. This module imports nothing from the package.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .base import CAMMethod, Probe
 from .gradient import weighted_sum
@@ -29,7 +31,7 @@ def deeplift_contributions(probe: Probe) -> Tensor:
     above = probe.above()
     spatial = tuple(range(2, a.ndim))
     contributions = []
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _attributes_removed_after(above):
         warnings.filterwarnings("ignore", message=".*hooks.*", category=UserWarning)
         for target in range(probe.scores.shape[0]):
             try:
@@ -46,6 +48,19 @@ def deeplift_contributions(probe: Probe) -> Tensor:
                 ) from error
             contributions.append(attribution.detach().sum(spatial))
     return torch.stack(contributions)
+
+
+@contextlib.contextmanager
+def _attributes_removed_after(model: nn.Module) -> Iterator[None]:
+    """Captum's DeepLift stores ``input`` / ``output`` on each nonlinearity module and deletes them in its
+    backward hooks, which never run for modules below the layer: remove whatever it left."""
+    before = {id(m): set(m.__dict__) for m in model.modules()}
+    try:
+        yield
+    finally:
+        for module in model.modules():
+            for name in set(module.__dict__) - before.get(id(module), set(module.__dict__)):
+                delattr(module, name)
 
 
 class LiftCAM(CAMMethod):

@@ -43,7 +43,7 @@ class ScoreCAM(CAMMethod):
         constant = torch.zeros(a.shape[:2], dtype=torch.bool, device=a.device)
 
         def masked_inputs(channels: Tensor) -> Tensor:
-            up = probe.upsample(a[:, channels.to(a.device)])  # (B, m, *input)
+            up = probe.upsample(a[:, channels])  # (B, m, *input); channels: indices on a's device
             low, high = up.amin(spatial, keepdim=True), up.amax(spatial, keepdim=True)
             constant[:, channels] = (high == low).flatten(1)
             masks = ((up - low) / (high - low + SCORE_CAM_EPS)).to(x.dtype)
@@ -72,7 +72,7 @@ class AblationCAM(CAMMethod):
 
         def ablated(channels: Tensor) -> Tensor:
             rows = a[None].repeat(len(channels), *(1,) * a.ndim)  # (m, B, K, *S)
-            rows[torch.arange(len(channels)), :, channels.to(a.device)] = 0
+            rows[torch.arange(len(channels), device=a.device), :, channels] = 0
             return rows
 
         ablated_scores = probe.scores_above(ablated, a.shape[1], self.batch_size, self.label)  # (K, T, B)
