@@ -22,7 +22,8 @@ def pooled_gradients(gradients: Tensor, spatial_ndim: int, pool: int, mode: str)
     """``g`` ``(..., K, *S)`` pooled in windows of ``pool`` per spatial dim, each position given its window's value."""
     spatial = gradients.shape[gradients.ndim - spatial_ndim:]
     flat = gradients.reshape(-1, *gradients.shape[gradients.ndim - spatial_ndim - 1:])
-    pooled = _POOLS[mode][spatial_ndim - 1](flat, pool, stride=pool, ceil_mode=True)
+    window = tuple(min(pool, n) for n in spatial)  # an axis shorter than p is one window (avg_pool3d refuses more)
+    pooled = _POOLS[mode][spatial_ndim - 1](flat, window, stride=pool, ceil_mode=True)
     for axis, size in enumerate(spatial):
         pooled = pooled.repeat_interleave(pool, dim=2 + axis).narrow(2 + axis, 0, size)
     return pooled.reshape(gradients.shape)
