@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_map
 
-from .layers import call_model
+from .layers import call_model, run_hooked
 
 _NO_FORWARD = object()
 
@@ -88,13 +88,8 @@ class LowerPart:
             return None
 
         modules = {id(m): m for m in model.modules()}.values()
-        handles = [h for m in modules for h in (m.register_forward_pre_hook(pre_hook), m.register_forward_hook(hook))]
-        try:
-            with torch.no_grad():
-                call_model(model, x)
-        finally:
-            for handle in handles:
-                handle.remove()
+        run_hooked(model, x, [h for m in modules for h in (m.register_forward_pre_hook(pre_hook),
+                                                           m.register_forward_hook(hook))])
         both = sorted(below_names[i] for i in above if i in below_names)
         if both:
             raise RuntimeError(

@@ -61,6 +61,16 @@ def call_model(model: nn.Module, x: Tensor) -> object:
         raise
 
 
+def run_hooked(model: nn.Module, x: Tensor, handles: list) -> object:
+    """``call_model(model, x)`` without grad, the hooks ``handles`` removed afterwards, also when it raises."""
+    try:
+        with torch.no_grad():
+            return call_model(model, x)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def wrapper_prefix(model: nn.Module) -> str:
     """``"module."``, ``"_orig_mod."``, ... : the prefix wrappers add to their submodules' names."""
     prefix = ""
@@ -163,13 +173,7 @@ def trace_outputs(model: nn.Module, x: Tensor) -> list[Traced]:
 
         return hook
 
-    handles = [m.register_forward_hook(make_hook(n)) for n, m in model.named_modules() if n]
-    try:
-        with torch.no_grad():
-            call_model(model, x)
-    finally:
-        for handle in handles:
-            handle.remove()
+    run_hooked(model, x, [m.register_forward_hook(make_hook(n)) for n, m in model.named_modules() if n])
     return [Traced(name, order, positions, calls) for name, (order, positions, calls) in seen.items()]
 
 

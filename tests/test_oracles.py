@@ -30,6 +30,8 @@ from cam_widgets.methods import (
     respondcam,
 )
 
+from .peers.equations import activation_and_gradient, submodule
+
 RTOL, ATOL = 1e-6, 1e-9
 N_CLASSES = 5
 CLASSES = [1, 4, 2]  # one target class per sample of a batch of 3
@@ -82,29 +84,11 @@ def batch(ndim: int, seed: int = 100, size: int = len(CLASSES)) -> Tensor:
     return torch.randn(size, *INPUT[ndim], generator=generator, dtype=torch.float64)
 
 
-def submodule(model: nn.Module, name: str) -> nn.Module:
-    return dict(model.named_modules())[name]
-
-
 def assert_same(ours: Tensor, theirs: Tensor) -> None:
     """Equal to float64 precision, and not trivially so: every sample's map has a non-zero value."""
     assert ours.shape == theirs.shape
     assert (theirs.flatten(1).abs().amax(1) > 1e-6).all(), "degenerate oracle output (all zero for a sample)"
     torch.testing.assert_close(ours, theirs, rtol=RTOL, atol=ATOL)
-
-
-def activation_and_gradient(model: nn.Module, layer: str, x: Tensor, target) -> tuple[Tensor, Tensor]:
-    """``A`` and ``g = dy/dA`` computed independently of the package: a plain forward hook and one
-    ``autograd.grad`` of ``sum_b y_b`` (the samples do not interact in eval mode)."""
-    store = []
-    handle = submodule(model, layer).register_forward_hook(lambda module, inputs, output: store.append(output))
-    try:
-        output = model(x)
-    finally:
-        handle.remove()
-    (activation,) = store
-    (gradient,) = torch.autograd.grad(target(output).sum(), activation)
-    return activation.detach(), gradient
 
 
 def class_logits(classes):

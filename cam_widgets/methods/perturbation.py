@@ -25,17 +25,23 @@ DEFAULT_BATCH_SIZE = 32
 
 
 @dataclass(frozen=True, eq=False)
-class ScoreCAM(CAMMethod):
-    """``ScoreCAM(batch_size=32)``: ``batch_size`` masked inputs per forward pass."""
+class _Batched(CAMMethod):
+    """A perturbation method: ``batch_size`` rows (perturbations x samples) per forward pass."""
 
     batch_size: int = DEFAULT_BATCH_SIZE
-    name = "scorecam"
-    label = "Score-CAM"
-    paper = "Wang et al. 2020"
     kind = "perturbation"
 
     def __post_init__(self) -> None:
-        positive_int(self.batch_size, "ScoreCAM batch_size")
+        positive_int(self.batch_size, f"{type(self).__name__} batch_size")
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreCAM(_Batched):
+    """``ScoreCAM(batch_size=32)``: ``batch_size`` masked inputs per forward pass."""
+
+    name = "scorecam"
+    label = "Score-CAM"
+    paper = "Wang et al. 2020"
 
     def compute(self, probe: Probe) -> tuple[Tensor, Tensor]:
         a, x = probe.activations, probe.input
@@ -55,17 +61,12 @@ class ScoreCAM(CAMMethod):
 
 
 @dataclass(frozen=True, eq=False)
-class AblationCAM(CAMMethod):
+class AblationCAM(_Batched):
     """``AblationCAM(batch_size=32)``: ``batch_size`` ablated activations per forward pass above the layer."""
 
-    batch_size: int = DEFAULT_BATCH_SIZE
     name = "ablationcam"
     label = "Ablation-CAM"
     paper = "Desai and Ramaswamy 2020"
-    kind = "perturbation"
-
-    def __post_init__(self) -> None:
-        positive_int(self.batch_size, "AblationCAM batch_size")
 
     def compute(self, probe: Probe) -> tuple[Tensor, Tensor]:
         a = probe.activations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import time
 from collections.abc import Hashable, Iterator, Sequence
 
 import anywidget
@@ -18,11 +19,12 @@ from torch import Tensor
 
 from ..explainer import CAMExplainer, CAMResult
 from ..layers import resolve_layers
-from ..methods import METHODS, get_method
+from ..methods import get_method
 from ..resample import upsample
 from .codec import encode_array
 from .colormaps import SEQUENTIAL
 from .export import ExportMixin
+from .method_info import method_info, method_label, unavailable
 from .validation import Boolean, Integer, Real, channel_of, fraction, index_in, one_of, point_in, voxel_in, zoom_of
 
 
@@ -104,6 +106,9 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
     class_names = t.List(t.Unicode()).tag(sync=True)
     layers = t.List(t.Unicode()).tag(sync=True)
     methods = t.List(t.Unicode()).tag(sync=True)
+    method_info = t.Dict().tag(sync=True)
+    """Per method of ``METHODS``: its label as the papers write it, paper, kind, whether it applies
+    (``method_info.py``); ``methods`` lists those that apply to the widget's targets."""
     input_shape = t.List(t.Int()).tag(sync=True)
     """The input's real spatial shape; ``image`` may be smaller (downsampled for display)."""
     n_channels = t.Int(1).tag(sync=True)
@@ -130,6 +135,8 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
     _RESTORED: tuple[str, ...] = ()
     """Further traits that change what is explained through a rule (no part of the map's key, e.g. the
     viewer's ``follow_prediction``): their change recomputes, and a failure puts them back too."""
+    PROGRESS_INTERVAL = 0.1
+    """Seconds between two progress messages of a slow method (the last one is always sent)."""
     _DISPLAY: tuple[str, ...] = ("slice_index", "axis", "crosshair", "opacity", "colormap", "zoom", "zoom_center",
                                  "show_crosshair")
     """Traits that change only the picture (the static PNG follows them)."""
@@ -165,8 +172,11 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
         output = self.explainer.predict(first)  # also settles the default layer
         names = named_classes(class_names, output.shape[1])
         spatial = self._input_shape
+        self._segmentation = output.ndim > 2  # the targets are pixel sets: no `cam`, "Seg-" labels
+        info = method_info(self._segmentation)
         super().__init__(
-            class_names=names, layers=self.explainer.layers, methods=list(METHODS),
+            class_names=names, layers=self.explainer.layers, method_info=info,
+            methods=[name for name, entry in info.items() if not entry["unavailable"]],
             layer=layer or self.explainer.layers[0], compare_method=compare_method or "",
             **({} if method is None else {"method": method}),
             input_shape=list(spatial), n_channels=self._n_channels, channel="rgb" if self._n_channels == 3 else "mean",
@@ -248,10 +258,14 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
             if resolved not in self.layers:
                 self.layers = [*self.layers, resolved]  # captured on demand: offer it in the select too
             return resolved
-        if name == "method":
-            return get_method(value).name
-        if name == "compare_method":
-            return get_method(value).name if value else ""
+        if name in ("method", "compare_method"):
+            if name == "compare_method" and not value:
+                return ""
+            resolved = get_method(value).name
+            why = unavailable(resolved, self._segmentation)
+            if why:
+                raise ValueError(f"{method_label(resolved)} ({resolved}) is {why}")
+            return resolved
         if name == "target_class":
             n = len(self.class_names)
             if not self.MIN_TARGET_CLASS <= value < n:
@@ -337,8 +351,10 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
                 self._explain_and_send()
                 self._computed, self._kept, self._kept_layers = key, self._state(), list(self.layers)
                 self.error = self._refused = ""
-        except Exception as problem:
+        except (Exception, KeyboardInterrupt) as problem:
             self._put_back(problem)
+            if isinstance(problem, KeyboardInterrupt):
+                raise  # an interrupted run (e.g. a long Score-CAM): the map on screen and its traits stay
         else:
             self._refresh_static_png()
         finally:
@@ -352,9 +368,10 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
         target = self._target(output)
         result = compare = None
         if target is not None:
-            result = self.explainer.explain(x, target, self.method, self.layer)
+            result = self.explainer.explain(x, target, self.method, self.layer, **self._progress("cam", self.method))
             if self.compare_method:
-                compare = self.explainer.explain(x, target, self.compare_method, self.layer)
+                compare = self.explainer.explain(x, target, self.compare_method, self.layer,
+                                                 **self._progress("compare", self.compare_method))
         own = self._own_traits(output, target)
         self._result, self._compare_result = result, compare
         self.cam = encode_map(self._display(result.map[0]), result.signed) if result else {}
@@ -365,13 +382,35 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
         for name, value in own.items():
             setattr(self, name, value)
 
+    def _progress(self, which: str, method: str) -> dict:
+        """``explain``'s ``progress=`` for the methods that run extra forward passes (``{}`` for the others):
+        a callable that the method calls as ``progress(done, total)`` after each forward batch, and that sends
+        ``{"type": "progress", "which", "method", "label", "done", "total"}`` to the browser, at most every
+        ``PROGRESS_INTERVAL`` seconds (and always the last batch). A custom message, not a trait: the traits
+        are held by ``hold_sync`` until the explanation is done."""
+        if getattr(get_method(method), "kind", "gradient") != "perturbation":
+            return {}
+        label = method_label(method, self._segmentation)
+        last = -float("inf")
+
+        def report(done: int, total: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if done < total and now - last < self.PROGRESS_INTERVAL:
+                return
+            last = now
+            self.send({"type": "progress", "which": which, "method": method, "label": label,
+                       "done": int(done), "total": int(total)})
+
+        return {"progress": report}
+
     def _state(self) -> dict:
         return {name: getattr(self, name) for name in (*self._RECOMPUTE, *self._RESTORED)}
 
     def _put_back(self, problem: Exception) -> None:
         """After a failed explanation: the traits of the map on screen again, and ``error`` says what was
         asked, what was kept and why (if nothing was computed yet, the traits stay as asked)."""
-        reason = f"{type(problem).__name__}: {problem}"
+        reason = f"{type(problem).__name__}: {problem}" if str(problem) else type(problem).__name__
         if self._kept is None:
             self.error = f"explaining {self._describe(self._state())} failed: {reason}"
             return

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .codec import decode_array
 from .colormaps import DIVERGING, SEQUENTIAL
+from .method_info import layer_text
 from .render import class_ids, colorbar_pixels, colorbar_ticks, compose, paint_labels, paint_mask
 
 try:  # helper A moves the bit-mask codec into codec.py
@@ -181,8 +182,8 @@ def map_titles(widget) -> dict[str, str]:
     axis, index = _main_axis(widget, s)
     cls = class_name(widget.class_names, int(widget.target_class))
     where = f" · {_where(s, axis, index)}" if s.ndim == 3 else ""
-    return {"main": f"{widget.method} · {widget.layer} · {cls}{where}",
-            "compare": f"{widget.compare_method} · {widget.layer} · {cls}{where}"}
+    return {"main": f"{widget.method} · {layer_text(widget.method, widget.layer)} · {cls}{where}",
+            "compare": f"{widget.compare_method} · {layer_text(widget.compare_method, widget.layer)} · {cls}{where}"}
 
 
 def _is_picker(widget) -> bool:
@@ -195,7 +196,7 @@ def widget_panels(widget) -> list[list[Panel]]:
     axis, index = _main_axis(widget, s)
     titles = map_titles(widget)
     cls = class_name(widget.class_names, int(widget.target_class))
-    zero = lambda encoded, method: zero_message(method, cls, widget.layer) if is_zero_map(encoded) else ""
+    zero = lambda encoded, method: zero_message(method, cls, layer_text(method, widget.layer)) if is_zero_map(encoded) else ""
     row = [_pick_panel(widget, s, axis, index)] if _is_picker(widget) else []
     row.append(_map_panel(widget, s, widget.cam, widget.cam_signed, axis, index, titles["main"],
                           zero(widget.cam, widget.method)))

@@ -124,7 +124,8 @@ def submodule(model: nn.Module, name: str) -> nn.Module:
 
 
 def activation_and_gradient(model: nn.Module, layer: str, x: Tensor, target) -> tuple[Tensor, Tensor]:
-    """``A`` (a plain forward hook) and ``g = dy/dA`` (one ``autograd.grad`` of ``sum_b y_b``)."""
+    """``A`` and ``g = dy/dA`` computed independently of the package: a plain forward hook and one
+    ``autograd.grad`` of ``sum_b y_b`` (the samples do not interact in eval mode)."""
     store = []
     handle = submodule(model, layer).register_forward_hook(lambda module, inputs, output: store.append(output))
     try:
