@@ -8,6 +8,7 @@ Methods (``cam_widgets.methods``) are small functions of a probe and know nothin
   the layer only (``above.LowerPart``); ``scores_of_inputs(make, count)``: the targets of the softmax of
   the output for ``count`` modified inputs (full forwards); both batched, ``batch_size`` rows per pass;
 * ``above()``: the network above the layer as a module ``A -> (R, T)`` (for Captum's DeepLift);
+* ``reporter(total, what)``: progress for a method's own loop (what ``scores_*`` use);
 * ``input_and_bias_gradients()``: FullGrad's ``x * dy/dx`` and ``(bias, dy/dz)`` of every bias module.
 """
 
@@ -111,7 +112,7 @@ class Probe:
                  run: Callable[[Tensor, int], object], softmax: bool) -> Tensor:
         batch = self._session.output.shape[0]
         per_pass = max(1, math.ceil(batch_size / batch))
-        report = self._reporter(count, what)
+        report = self.reporter(count, what)
         pieces = []
         try:
             with torch.no_grad():
@@ -127,8 +128,9 @@ class Probe:
             report(None)
         return torch.stack(pieces)
 
-    def _reporter(self, total: int, what: str) -> Callable[[int | None], None]:
-        """``report(n)``: ``n`` more done; ``report(None)``: finished (closes a bar)."""
+    def reporter(self, total: int, what: str) -> Callable[[int | None], None]:
+        """Progress of ``total`` steps named ``what``: ``report(n)``, ``n`` more done; ``report(None)``, finished
+        (closes a bar). As the explain call's ``progress`` asks: a text bar, nothing, or its callable."""
         progress = self._progress
         if callable(progress):
             done = [0]

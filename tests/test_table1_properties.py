@@ -325,6 +325,9 @@ def test_progress_is_reported_per_pass():
     seen = []
     CAMExplainer(model, layers=["4"]).explain(x, 1, ScoreCAM(batch_size=4), progress=lambda d, t: seen.append((d, t)))
     assert seen == [(2, 6), (4, 6), (6, 6)]  # 6 channels, 2 per pass of 4 rows
+    seen.clear()
+    CAMExplainer(model, layers=["4"]).explain_all_classes(x, "liftcam", progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(c, 5) for c in range(1, 6)]  # LIFT-CAM: one DeepLift call per class
 
 
 @pytest.mark.parametrize("method", PERTURBATION + ["fullgrad"])

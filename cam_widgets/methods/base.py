@@ -39,12 +39,15 @@ class Probe(Protocol):
 
     def above(self) -> nn.Module: ...
 
+    def reporter(self, total: int, what: str) -> Callable[[int | None], None]: ...
+
     def input_and_bias_gradients(self) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]: ...
 
 
 class CAMMethod:
-    """Base of the method objects. ``kind``: "gradient" (a function of ``A`` and ``g``), "perturbation"
-    (more forward passes), or "input-gradient" (FullGrad: every bias and the input, not one layer)."""
+    """Base of the method objects. ``kind``: "gradient" (a function of ``A`` and ``g``), "activation" (of ``A``
+    alone: Eigen-CAM), "perturbation" (more forward passes), or "input-gradient" (FullGrad: every bias and the
+    input, not one layer)."""
 
     name: str = ""
     paper: str = ""

@@ -46,6 +46,7 @@ class EigenCAM(CAMMethod):
     name = "eigencam"
     label = "Eigen-CAM"
     paper = "Muhammad and Yeasin 2020"
+    kind = "activation"
     class_agnostic = True
 
     def compute(self, probe: Probe) -> tuple[Tensor, None]:

@@ -132,7 +132,8 @@ def cam_weights(activations: Tensor, gradients: Tensor) -> Tensor:
         raise ValueError(
             "cam (Zhou et al. 2016) is defined only where the explained score is global average pooling of this "
             "layer followed by one linear layer, so that dy/dA is the same at every position; here it varies "
-            f"(by {deviation / scale:.2g} of its largest value): explain a GAP + linear head's input, or use "
+            f"(its spread over the positions is {deviation / scale:.1%} of its largest value): explain a GAP + linear "
+            "head's input, or use "
             "method='gradcam', CAM's generalisation to any head (equal to cam / Z on a GAP + linear head)"
         )
     positions = activations[0, 0].numel()

@@ -29,25 +29,34 @@ def deeplift_contributions(probe: Probe) -> Tensor:
         raise ImportError("liftcam needs Captum's DeepLift: pip install captum") from error
     a = probe.activations
     above = probe.above()
-    spatial = tuple(range(2, a.ndim))
+    targets = probe.scores.shape[0]
+    report = probe.reporter(targets, "LIFT-CAM")
     contributions = []
-    with warnings.catch_warnings(), _attributes_removed_after(above):
-        warnings.filterwarnings("ignore", message=".*hooks.*", category=UserWarning)
-        for target in range(probe.scores.shape[0]):
-            try:
-                attribution = DeepLift(above).attribute(a.clone().requires_grad_(True), baselines=torch.zeros_like(a),
-                                                        target=target)
-            except RuntimeError as error:
-                if "does not contain some of the input/output attributes" not in str(error):
-                    raise
-                raise ValueError(
-                    "liftcam: Captum's DeepLift needs each nonlinearity module above the layer to run once per forward, "
-                    f"and this model uses one more than once ({str(error).split(' was detected')[0].removeprefix('A ')}"
-                    ", e.g. one activation module applied twice in a block): give each use its own module, choose a "
-                    "layer above every such use, or use method='ablationcam', which needs no rule per module"
-                ) from error
-            contributions.append(attribution.detach().sum(spatial))
+    try:
+        with warnings.catch_warnings(), _attributes_removed_after(above):
+            warnings.filterwarnings("ignore", message=".*hooks.*", category=UserWarning)
+            for target in range(targets):
+                contributions.append(_summed_attribution(DeepLift(above), a, target))
+                report(1)
+    finally:
+        report(None)
     return torch.stack(contributions)
+
+
+def _summed_attribution(deeplift: object, a: Tensor, target: int) -> Tensor:
+    """``(B, K)``: DeepLIFT's attributions of ``A`` for one target, reference 0, summed over the positions."""
+    try:
+        attribution = deeplift.attribute(a.clone().requires_grad_(True), baselines=torch.zeros_like(a), target=target)
+    except RuntimeError as error:
+        if "does not contain some of the input/output attributes" not in str(error):
+            raise
+        raise ValueError(
+            "liftcam: Captum's DeepLift needs each nonlinearity module above the layer to run once per forward, "
+            f"and this model uses one more than once ({str(error).split(' was detected')[0].removeprefix('A ')}"
+            ", e.g. one activation module applied twice in a block): give each use its own module, choose a "
+            "layer above every such use, or use method='ablationcam', which needs no rule per module"
+        ) from error
+    return attribution.detach().sum(tuple(range(2, a.ndim)))
 
 
 @contextlib.contextmanager

@@ -19,13 +19,13 @@ export function field(text, ...controls) {
 }
 
 /**
- * Replace the options of a <select> with [{ value, label }] (only when they changed, so an open
- * list is not disturbed) and select `value`.
+ * Replace the options of a <select> with [{ value, label, title?, disabled? }] (only when they
+ * changed, so an open list is not disturbed) and select `value`.
  */
 export function setOptions(select, options, value) {
   const key = JSON.stringify(options);
   if (select.dataset.options !== key) {
-    select.replaceChildren(...options.map((o) => h("option", { value: o.value }, o.label)));
+    select.replaceChildren(...options.map((o) => h("option", { value: o.value, title: o.title, disabled: !!o.disabled }, o.label)));
     select.dataset.options = key;
   }
   setSelectValue(select, value);

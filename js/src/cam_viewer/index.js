@@ -119,7 +119,7 @@ function render({ model, el }) {
     if (step) event.preventDefault();
   });
   followModel(sync, {
-    explained: [...RECOMPUTE_KEYS, "follow_prediction", "predicted_class", "true_labels", "layers", "methods",
+    explained: [...RECOMPUTE_KEYS, "follow_prediction", "predicted_class", "true_labels", "layers", "methods", "method_info",
       "class_names", "class_scores", "class_probs", "n_samples"],
     onExplained, onImage: () => onArrays(["image"]), messages: () => status.messages(errors), redraw, updateControls,
   });

@@ -8,6 +8,7 @@ import { className } from "../shared/explain_controls.js";
 import { createSliceDrawer, isZeroMap, mapTitle, viewTitle, zeroMessage } from "../shared/draw.js";
 import { panelSide } from "../shared/layout.js";
 import { displayScale } from "../shared/map_panel.js";
+import { layerText, methodLabel } from "../shared/methods.js";
 import { otherAxes } from "../shared/navigation.js";
 
 export function createPanels(sync, nav, { arrays, pointer }) {
@@ -46,11 +47,13 @@ export function createPanels(sync, nav, { arrays, pointer }) {
   function titles() {
     const cls = className(model.get("class_names"), Number(model.get("target_class")));
     const where = nav.is3d() ? viewTitle(view.axis, view.slice) : "";
-    const layer = model.get("layer") ?? "";
-    main.setTitle(mapTitle(model.get("method"), layer, cls, where));
-    compare.setTitle(mapTitle(model.get("compare_method"), layer, cls, where));
-    main.setMessage(isZeroMap(arrays.cam) ? zeroMessage(model.get("method"), cls, layer) : "");
-    compare.setMessage(isZeroMap(arrays.compare) ? zeroMessage(model.get("compare_method"), cls, layer) : "");
+    const info = model.get("method_info");
+    const [method, other] = [model.get("method"), model.get("compare_method")];
+    const layer = (name) => layerText(info, name, model.get("layer") ?? ""); // FullGrad: "all biases"
+    main.setTitle(mapTitle(method, layer(method), cls, where));
+    compare.setTitle(mapTitle(other, layer(other), cls, where));
+    main.setMessage(isZeroMap(arrays.cam) ? zeroMessage(method, cls, layer(method)) : "");
+    compare.setMessage(isZeroMap(arrays.compare) ? zeroMessage(other, cls, layer(other)) : "");
     return cls;
   }
 
@@ -72,8 +75,10 @@ export function createPanels(sync, nav, { arrays, pointer }) {
       bar(compare, "compare");
     }
     if (nav.is3d()) {
-      setOptions(orthoSource, [{ value: "cam", label: model.get("method") || "map" },
-        ...(compareMap ? [{ value: "compare", label: model.get("compare_method") }] : [])], compareMap ? view.orthoMap : "cam");
+      const info = model.get("method_info");
+      setOptions(orthoSource, [{ value: "cam", label: methodLabel(info, model.get("method")) || "map" },
+        ...(compareMap ? [{ value: "compare", label: methodLabel(info, model.get("compare_method")) }] : [])],
+      compareMap ? view.orthoMap : "cam");
       show(orthoSource.parentElement, !!compareMap);
       const name = compareMap && view.orthoMap === "compare" ? "compare" : "cam";
       const orthoSide = Math.round(side * 0.72);

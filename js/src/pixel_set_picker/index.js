@@ -8,7 +8,7 @@ import { classIds } from "../label_overlay.js";
 import { createArrays } from "../shared/arrays.js";
 import { bindDisplayControls } from "../shared/display_controls.js";
 import { className, createExplainControls } from "../shared/explain_controls.js";
-import { observeWidth } from "../shared/layout.js";
+import { BAR_WIDTH, observeWidth } from "../shared/layout.js";
 import { createSync, followModel } from "../shared/model_sync.js";
 import { createNavigator } from "../shared/navigator.js";
 import { createPngExport } from "../shared/png_export.js";
@@ -96,7 +96,12 @@ function render({ model, el }) {
   el.append(root);
   status.attach(root);
   const requestPng = createPngExport(sync, root, { onError: (m) => { errors.png = m; status.messages(errors); } });
-  const measure = observeWidth(sync, root, (width) => { if (panels.layout(width)) redraw(); });
+  // the legend sits beside the pick view where the maps have their colour bars: its extra width is reserved
+  let width = 0;
+  let legendExtra = 0;
+  const relayout = () => { if (width > 0 && panels.layout(width, legendExtra)) redraw(); };
+  const measure = observeWidth(sync, root, (w) => { width = w; relayout(); });
+  const measureLegend = observeWidth(sync, legend.el, (w) => { legendExtra = Math.max(0, w - BAR_WIDTH); relayout(); });
 
   // ---------------------------------------------------------------- drawing and controls
   function redraw() {
@@ -200,11 +205,12 @@ function render({ model, el }) {
     if (nav.onKey(event)) event.preventDefault();
   });
   followModel(sync, {
-    explained: [...PICKER_RECOMPUTE_KEYS, "layers", "methods", "class_names", "n_selected"],
+    explained: [...PICKER_RECOMPUTE_KEYS, "layers", "methods", "method_info", "class_names", "n_selected"],
     onExplained, onImage: () => onArrays(["image"]), messages: () => status.messages(errors), redraw, updateControls,
   });
 
   measure();
+  measureLegend();
   onArrays(["image"]);
   onExplained();
   return () => {

@@ -10,6 +10,7 @@ import { createSliceDrawer, isZeroMap, mapTitle, viewTitle, zeroMessage } from "
 import { className } from "../shared/explain_controls.js";
 import { panelSide } from "../shared/layout.js";
 import { displayScale } from "../shared/map_panel.js";
+import { layerText } from "../shared/methods.js";
 import { otherAxes } from "../shared/navigation.js";
 
 const LABEL_ALPHA = 0.4;
@@ -58,13 +59,14 @@ export function createPickerPanels(sync, nav, { arrays, labels, masks, strokes, 
   function titles() {
     const tc = Number(model.get("target_class"));
     const cls = tc < 0 ? "no class yet" : className(model.get("class_names"), tc);
-    const layer = model.get("layer") ?? "";
+    const info = model.get("method_info");
+    const layer = (name) => layerText(info, name, model.get("layer") ?? ""); // FullGrad: "all biases"
     const where = nav.is3d() ? viewTitle(view.axis, view.slice) : "";
-    cam.setTitle(mapTitle(model.get("method"), layer, cls, where));
-    compare.setTitle(mapTitle(model.get("compare_method"), layer, cls, where));
+    cam.setTitle(mapTitle(model.get("method"), layer(model.get("method")), cls, where));
+    compare.setTitle(mapTitle(model.get("compare_method"), layer(model.get("compare_method")), cls, where));
     const empty = Number(model.get("n_selected") ?? 0) === 0;
     const zero = (method) => (tc < 0 ? "" : empty ? `M is empty, so the ${method} map is zero everywhere (the sanity check): pick pixels`
-      : zeroMessage(method, cls, layer));
+      : zeroMessage(method, cls, layer(method)));
     cam.setMessage(isZeroMap(arrays.cam) ? zero(model.get("method")) : "");
     compare.setMessage(isZeroMap(arrays.compare) ? zero(model.get("compare_method")) : "");
   }
@@ -120,8 +122,9 @@ export function createPickerPanels(sync, nav, { arrays, labels, masks, strokes, 
   }
 
   /** Size for three panels in a row (pick, map, compare), whether compare is on or not. */
-  function layout(width) {
-    const next = panelSide(width, 3, { max: 400 });
+  /** Size the three panels for `width`; `reserved`: px the pick view's legend takes beyond a colour bar. */
+  function layout(width, reserved = 0) {
+    const next = panelSide(width - reserved, 3, { max: 400 });
     if (next === side) return false;
     side = next;
     return true;

@@ -2,6 +2,7 @@
 // change goes through the "last request wins" queue; the selects show the held request.
 
 import { field, h, setOptions } from "../dom.js";
+import { methodOptions, methodTitle } from "./methods.js";
 
 /**
  * createExplainControls(sync, { classOptions, onClass, classTitle }) -> controls
@@ -21,9 +22,13 @@ export function createExplainControls(sync, { classOptions, onClass, classTitle 
 
   function syncChoices() {
     setOptions(layer, choices(model.get("layers")), sync.shown("layer"));
-    const methods = choices(model.get("methods"));
+    const info = model.get("method_info") ?? {};
+    const methods = methodOptions(model.get("methods"), info);
     setOptions(method, methods, sync.shown("method"));
+    method.title = `CAM method: ${methodTitle(info, sync.shown("method"))}`;
     setOptions(compare, [{ value: "", label: "(off)" }, ...methods], sync.shown("compare_method") ?? "");
+    compare.title = sync.shown("compare_method") ? `Second method side by side: ${methodTitle(info, sync.shown("compare_method"))}`
+      : "Show a second method side by side";
     const { options, value } = classOptions();
     setOptions(cls, options, value);
   }
