@@ -61,42 +61,8 @@ class LowerPart:
     @classmethod
     def record(cls, model: nn.Module, x: Tensor, layer: nn.Module, layer_name: str) -> LowerPart:
         """Run ``model(x)`` once (no grad) and keep the outputs of the top-most calls below ``layer``."""
-        part = cls(model, x, layer, layer_name)
-        ancestors = {id(m) for m in model.modules() if any(sub is layer for sub in m.modules())}
-        names = {id(m): n for n, m in model.named_modules()}
-        stack: list[_Call] = []
-        below_names: dict[int, str] = {}
-        above: set[int] = set()
-        state = {"started": False, "finished": False}
-
-        def pre_hook(module: nn.Module, args: tuple) -> None:
-            stack.append(_Call(module, stack[-1].module if stack else None, state["finished"]))
-            if module is layer:
-                state["started"] = True
-
-        def hook(module: nn.Module, args: tuple, output: object) -> object:
-            call = stack.pop()
-            if module is layer:
-                state["finished"] = True
-            elif call.started_after_layer:
-                above.add(id(module))
-            elif not state["started"]:
-                below_names[id(module)] = names.get(id(module), type(module).__name__)
-                if call.caller is None or id(call.caller) in ancestors:
-                    part.cached.setdefault(id(module), []).append(map_tensors(torch.clone, output))
-                    part.modules[id(module)] = module
-            return None
-
-        modules = {id(m): m for m in model.modules()}.values()
-        run_hooked(model, x, [h for m in modules for h in (m.register_forward_pre_hook(pre_hook),
-                                                           m.register_forward_hook(hook))])
-        both = sorted(below_names[i] for i in above if i in below_names)
-        if both:
-            raise RuntimeError(
-                f"module(s) {', '.join(repr(n) for n in both)} run both below and above layer {layer_name!r} (a shared "
-                "module such as one self.relu used throughout), so the network above the layer cannot be run on its "
-                "own for a perturbation method: give each use its own module, or choose another layer"
-            )
+        with recording(model, x, layer, layer_name) as part:
+            run_hooked(model, x, [])
         return part
 
     def run(self, activations: Tensor, groups: int, leaves_require_grad: bool = False) -> object:
@@ -154,10 +120,13 @@ class _CopiedWhenRead(TorchFunctionMode):
     def __init__(self) -> None:
         super().__init__()
         self._pending: dict[int, list] = {}  # id(placeholder) -> [placeholder (kept alive), make copy, copy]
+        self._nan: dict[tuple, Tensor] = {}  # one NaN scalar per dtype and device, expanded to each shape
 
     def placeholder(self, recorded: Tensor, groups: int) -> Tensor:
-        shape = (recorded.shape[0] * groups, *recorded.shape[1:])
-        stand_in = torch.full((), float("nan"), dtype=recorded.dtype, device=recorded.device).expand(shape)
+        key = (recorded.dtype, recorded.device)
+        if key not in self._nan:
+            self._nan[key] = torch.full((), float("nan"), dtype=recorded.dtype, device=recorded.device)
+        stand_in = self._nan[key].expand(recorded.shape[0] * groups, *recorded.shape[1:])
         self._pending[id(stand_in)] = [stand_in, lambda: recorded.repeat(groups, *(1,) * (recorded.ndim - 1)), None]
         return stand_in
 
@@ -169,11 +138,66 @@ class _CopiedWhenRead(TorchFunctionMode):
             entry[2] = entry[1]()
         return entry[2]
 
+    def _reads_a_placeholder(self, values: object) -> bool:
+        """Whether any argument is a placeholder (containers are looked into by ``tree_map``: True)."""
+        for value in values:
+            if isinstance(value, Tensor):
+                if id(value) in self._pending:
+                    return True
+            elif isinstance(value, (list, tuple, dict)):
+                return True
+        return False
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if self._pending and func not in _METADATA:
+        if func not in _METADATA and (self._reads_a_placeholder(args) or self._reads_a_placeholder(kwargs.values())):
             args, kwargs = tree_map(self._copy, (args, kwargs))
         return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def recording(model: nn.Module, x: Tensor, layer: nn.Module, layer_name: str) -> Iterator[LowerPart]:
+    """Hooks on every module that record the ``LowerPart`` of the forward pass of ``model`` on ``x`` run inside
+    the block (the explainer's own forward, or ``LowerPart.record``'s); removed on exit, also after an error."""
+    part = LowerPart(model, x, layer, layer_name)
+    ancestors = {id(m) for m in model.modules() if any(sub is layer for sub in m.modules())}
+    names = {id(m): n for n, m in model.named_modules()}
+    stack: list[_Call] = []
+    below_names: dict[int, str] = {}
+    above: set[int] = set()
+    state = {"started": False, "finished": False}
+
+    def pre_hook(module: nn.Module, args: tuple) -> None:
+        stack.append(_Call(module, stack[-1].module if stack else None, state["finished"]))
+        if module is layer:
+            state["started"] = True
+
+    def hook(module: nn.Module, args: tuple, output: object) -> None:
+        call = stack.pop()
+        if module is layer:
+            state["finished"] = True
+        elif call.started_after_layer:
+            above.add(id(module))
+        elif not state["started"]:
+            below_names[id(module)] = names.get(id(module), type(module).__name__)
+            if call.caller is None or id(call.caller) in ancestors:
+                part.cached.setdefault(id(module), []).append(map_tensors(lambda t: t.detach().clone(), output))
+                part.modules[id(module)] = module
+
+    modules = {id(m): m for m in model.modules()}.values()
+    handles = [h for m in modules for h in (m.register_forward_pre_hook(pre_hook), m.register_forward_hook(hook))]
+    try:
+        yield part
+    finally:
+        for handle in handles:
+            handle.remove()
+    both = sorted(below_names[i] for i in above if i in below_names)
+    if both:
+        raise RuntimeError(
+            f"module(s) {', '.join(repr(n) for n in both)} run both below and above layer {layer_name!r} (a shared "
+            "module such as one self.relu used throughout), so the network above the layer cannot be run on its "
+            "own for a perturbation method: give each use its own module, or choose another layer"
+        )
 
 
 @contextlib.contextmanager

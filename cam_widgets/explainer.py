@@ -23,11 +23,11 @@ from functools import cached_property
 import torch
 from torch import Tensor, nn
 
-from .above import LowerPart
+from .above import LowerPart, recording
 from .capture import run_and_capture
 from .checks import check_batch, on_model_device, require_eval_mode, require_finite
 from .fingerprint import InputSnapshot, WeightsFingerprint, model_tensors
-from .layers import LayerSpec, conv_ndim, find_deepest_spatial_layer, require_spatial, resolve_layers
+from .layers import LayerSpec, conv_ndim, forward_module, find_deepest_spatial_layer, require_spatial, resolve_layers
 from .methods import CAMMethod, get_method
 from .probe import Probe, Progress
 from .resample import upsample
@@ -136,7 +136,7 @@ class CAMExplainer:
         """
         cam_method = get_method(method)
         with autograd_enabled():
-            session, name = self._prepare(x, layer)
+            session, name = self._prepare(x, layer, cam_method.runs_above_layer)
             target_fn = as_target(target, session.output)
             probe = Probe(self, session, name, target_fn, progress)
             raw, weights = cam_method.compute(probe)
@@ -154,7 +154,7 @@ class CAMExplainer:
         """
         cam_method = get_method(method)
         with autograd_enabled():
-            session, name = self._prepare(x, layer)
+            session, name = self._prepare(x, layer, cam_method.runs_above_layer)
             logits = session.output
             if logits.ndim != 2:
                 raise ValueError(
@@ -176,7 +176,9 @@ class CAMExplainer:
 
     # --- sessions ------------------------------------------------------------------------------
 
-    def _prepare(self, x: Tensor, layer: LayerSpec | None) -> tuple[_Session, str]:
+    def _prepare(self, x: Tensor, layer: LayerSpec | None, record_lower: bool = False) -> tuple[_Session, str]:
+        """The session for ``x`` (a new forward pass unless the cached one holds) and the layer's name;
+        ``record_lower``: a new forward also records the part below the layer (``above.LowerPart``)."""
         require_eval_mode(self.model)
         x = check_batch(self.model, x, self._conv_ndim)
         if not self._modules:
@@ -190,7 +192,7 @@ class CAMExplainer:
             modules.setdefault(name, module)  # captured on demand, kept only if the forward succeeds
         session, weights = self._session, self._weights()  # one fingerprint per call, also when a forward follows
         if session is None or not self._session_matches(session, x, weights) or name not in session.activations:
-            session = self._forward(x, modules, name, weights)
+            session = self._forward(x, modules, name, weights, record_lower)
             self._session, self._modules = session, modules
         elif session.activations[name].ndim != x.ndim:  # a layer captured with another one, e.g. a head
             require_spatial(self.model, on_model_device(self.model, x), name, session.activations[name], modules[name])
@@ -200,17 +202,25 @@ class CAMExplainer:
     def _session_matches(session: _Session, x: Tensor, weights: WeightsFingerprint) -> bool:
         return session.weights == weights and session.input.matches(x)
 
-    def _forward(self, x: Tensor, modules: dict[str, nn.Module], name: str, weights: WeightsFingerprint) -> _Session:
+    def _forward(self, x: Tensor, modules: dict[str, nn.Module], name: str, weights: WeightsFingerprint,
+                 record_lower: bool) -> _Session:
         require_finite(x, "CAM")
         self._session = None  # free the old graph before building a new one
         device_x = on_model_device(self.model, x)
         hidden: dict[str, str] = {}
+        lower_parts: dict[str, LowerPart] = {}
+        record = (recording(forward_module(self.model), device_x.detach(), modules[name], name) if record_lower
+                  else contextlib.nullcontext())
         try:
-            raw_output, activations = run_and_capture(self.model, device_x, modules, differentiable=True, hidden=hidden)
+            with record as lower:
+                raw_output, activations = run_and_capture(self.model, device_x, modules, differentiable=True,
+                                                          hidden=hidden)
         except RuntimeError as error:
             if "Inference tensors cannot be saved for backward" in str(error):
                 raise RuntimeError(_INFERENCE_TENSORS) from error
             raise
+        if lower is not None:
+            lower_parts[name] = lower
         require_spatial(self.model, device_x, name, activations[name], modules[name])
         output = self._select_output(raw_output)
         if not bool(torch.isfinite(output.detach()).all()):
@@ -218,7 +228,7 @@ class CAMExplainer:
                 f"the model's output for this input contains NaN or inf (dtype {output.dtype}); every map of it would be "
                 "NaN: check the input's scale, or run a float16 / bfloat16 model in float32 (model.float(), x.float())"
             )
-        return _Session(InputSnapshot(x), weights, output, activations, hidden)
+        return _Session(InputSnapshot(x), weights, output, activations, hidden, lower_parts)
 
     def _weights(self) -> WeightsFingerprint:
         return WeightsFingerprint(model_tensors(self.model), check_values=self.check_weights)

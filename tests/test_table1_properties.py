@@ -172,9 +172,15 @@ def test_scorecam_gives_a_constant_channel_no_weight():
     with torch.no_grad():
         model[0].weight[1] = 0  # channel 1 is its bias everywhere: constant
         model[0].bias[1] = 0.7
-    result = CAMExplainer(model, layers=["1"]).explain(torch.randn(2, 1, 6, 6, dtype=torch.float64), 1, "scorecam")
+    rows = []
+    handle = model.register_forward_pre_hook(lambda module, args: rows.append(args[0].shape[0]))
+    try:
+        result = CAMExplainer(model, layers=["1"]).explain(torch.randn(2, 1, 6, 6, dtype=torch.float64), 1, "scorecam")
+    finally:
+        handle.remove()
     assert torch.equal(result.weights[:, 1], torch.zeros(2, dtype=torch.float64))
     assert bool((result.weights[:, [0, 2]] > 0).all())  # probabilities
+    assert rows == [2, 2 * 2]  # the session's forward, then one pass of the two varying channels x 2 samples
 
 
 # --- forwards from the layer up -------------------------------------------------------------------
@@ -247,6 +253,9 @@ def test_only_the_part_above_the_layer_runs(monkeypatch):
     explainer.explain(x, 1, AblationCAM(batch_size=12), "3.1")  # the recording forward, then 1 pass (6 x 2 rows)
     assert computed.count("0") == computed.count("3.0.conv1") == computed.count("3.1.conv2") == 1
     assert computed.count("4.conv1") == computed.count("4.downsample.0") == 2
+    computed.clear()  # a fresh explainer: the session's forward records the part below the layer too
+    CAMExplainer(model, layers=["3.1"]).explain(x, 1, AblationCAM(batch_size=12))
+    assert computed.count("0") == computed.count("3.1.conv2") == 1 and computed.count("4.conv1") == 2
 
 
 def test_a_module_shared_below_and_above_the_layer_is_refused():

@@ -56,6 +56,9 @@ class CAMMethod:
     kind: str = "gradient"
     class_agnostic: bool = False
     segmentation: bool = True
+    runs_above_layer: bool = False
+    """Whether it runs the network from the layer up (``Probe.scores_above`` / ``above``): the explainer then
+    records the part below the layer in the same forward pass as the session's."""
 
     def compute(self, probe: Probe) -> tuple[Tensor, Tensor | None]:
         raise NotImplementedError

@@ -79,6 +79,7 @@ class LiftCAM(CAMMethod):
     label = "LIFT-CAM"
     paper = "Jung and Oh 2021"
     kind = "perturbation"
+    runs_above_layer = True
 
     def compute(self, probe: Probe) -> tuple[Tensor, Tensor]:
         weights = deeplift_contributions(probe).to(probe.activations.dtype)

@@ -2,7 +2,8 @@
 
 * Score-CAM (Wang et al. 2020, as the authors' code): ``H_k = (up(A_k) - min) / (max - min + 1e-8)``
   per sample and channel over the input's positions; ``alpha_k = y(softmax(model(x * H_k)))``, 0 for a
-  constant channel; ``L = ReLU(sum_k alpha_k A_k)``. No baseline, no softmax over channels.
+  constant channel (which gets no forward pass when it is constant in every sample, as dead channels after a
+  ReLU are); ``L = ReLU(sum_k alpha_k A_k)``. No baseline, no softmax over channels.
 * Ablation-CAM (Desai and Ramaswamy 2020): ``y_k`` the target with channel ``k`` of ``A`` set to 0 (a
   forward of the part above the layer), ``w_k = (y - y_k) / max(|y|, 1e-7)``; ``L = ReLU(sum_k w_k A_k)``.
 
@@ -46,16 +47,21 @@ class ScoreCAM(_Batched):
     def compute(self, probe: Probe) -> tuple[Tensor, Tensor]:
         a, x = probe.activations, probe.input
         spatial = tuple(range(2, x.ndim))
-        constant = torch.zeros(a.shape[:2], dtype=torch.bool, device=a.device)
+        flat = a.flatten(2)
+        live = (flat.amax(2) > flat.amin(2)).any(0).nonzero().flatten()  # channels not constant in every sample:
+        constant = torch.zeros(a.shape[:2], dtype=torch.bool, device=a.device)  # the others get no forward pass
 
-        def masked_inputs(channels: Tensor) -> Tensor:
-            up = probe.upsample(a[:, channels])  # (B, m, *input); channels: indices on a's device
+        def masked_inputs(indices: Tensor) -> Tensor:
+            channels = live[indices]
+            up = probe.upsample(a[:, channels])  # (B, m, *input)
             low, high = up.amin(spatial, keepdim=True), up.amax(spatial, keepdim=True)
             constant[:, channels] = (high == low).flatten(1)
             masks = ((up - low) / (high - low + SCORE_CAM_EPS)).to(x.dtype)
             return (x[:, None] * masks[:, :, None]).transpose(0, 1)  # (m, B, C, *input)
 
-        alpha = probe.scores_of_inputs(masked_inputs, a.shape[1], self.batch_size, self.label)  # (K, T, B)
+        scores = probe.scores_of_inputs(masked_inputs, len(live), self.batch_size, self.label)  # (L, T, B)
+        alpha = scores.new_zeros(a.shape[1], *scores.shape[1:])
+        alpha[live] = scores
         weights = alpha.permute(1, 2, 0).to(a.dtype).masked_fill(constant, 0)
         return weighted_sum(weights, a), weights
 
@@ -67,6 +73,7 @@ class AblationCAM(_Batched):
     name = "ablationcam"
     label = "Ablation-CAM"
     paper = "Desai and Ramaswamy 2020"
+    runs_above_layer = True
 
     def compute(self, probe: Probe) -> tuple[Tensor, Tensor]:
         a = probe.activations
