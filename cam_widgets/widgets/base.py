@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import time
 from collections.abc import Hashable, Iterator, Sequence
 
 import anywidget
@@ -24,7 +23,7 @@ from ..resample import upsample
 from .codec import encode_array
 from .colormaps import SEQUENTIAL
 from .export import ExportMixin
-from .method_info import method_info, method_label, unavailable
+from .method_info import method_info, method_label, progress_keyword, unavailable
 from .validation import Boolean, Integer, Real, channel_of, fraction, index_in, one_of, point_in, voxel_in, zoom_of
 
 
@@ -368,10 +367,9 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
         target = self._target(output)
         result = compare = None
         if target is not None:
-            result = self.explainer.explain(x, target, self.method, self.layer, **self._progress("cam", self.method))
+            result = self._explain(x, target, "cam", self.method)
             if self.compare_method:
-                compare = self.explainer.explain(x, target, self.compare_method, self.layer,
-                                                 **self._progress("compare", self.compare_method))
+                compare = self._explain(x, target, "compare", self.compare_method)
         own = self._own_traits(output, target)
         self._result, self._compare_result = result, compare
         self.cam = encode_map(self._display(result.map[0]), result.signed) if result else {}
@@ -382,27 +380,10 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
         for name, value in own.items():
             setattr(self, name, value)
 
-    def _progress(self, which: str, method: str) -> dict:
-        """``explain``'s ``progress=`` for the methods that run extra forward passes (``{}`` for the others):
-        a callable that the method calls as ``progress(done, total)`` after each forward batch, and that sends
-        ``{"type": "progress", "which", "method", "label", "done", "total"}`` to the browser, at most every
-        ``PROGRESS_INTERVAL`` seconds (and always the last batch). A custom message, not a trait: the traits
-        are held by ``hold_sync`` until the explanation is done."""
-        if getattr(get_method(method), "kind", "gradient") != "perturbation":
-            return {}
-        label = method_label(method, self._segmentation)
-        last = -float("inf")
-
-        def report(done: int, total: int) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if done < total and now - last < self.PROGRESS_INTERVAL:
-                return
-            last = now
-            self.send({"type": "progress", "which": which, "method": method, "label": label,
-                       "done": int(done), "total": int(total)})
-
-        return {"progress": report}
+    def _explain(self, x: Tensor, target: object, which: str, method: str) -> CAMResult:
+        """One explanation at the widget's layer; the slow methods send progress messages while they run."""
+        progress = progress_keyword(self.send, which, method, self._segmentation, self.PROGRESS_INTERVAL)
+        return self.explainer.explain(x, target, method, self.layer, **progress)
 
     def _state(self) -> dict:
         return {name: getattr(self, name) for name in (*self._RECOMPUTE, *self._RESTORED)}
