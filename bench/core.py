@@ -47,9 +47,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 if __package__:
+    from .common import select_devices
     from .models import DEFAULTS, QUICK, Workload, make_workload
 else:  # run as a script: bench/ is on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import select_devices  # type: ignore[no-redef]
     from models import DEFAULTS, QUICK, Workload, make_workload  # type: ignore[no-redef]
 
 from cam_widgets import CAMExplainer
@@ -534,12 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         peer_budget=args.peer_budget,
         profile=args.profile,
     )
-    if args.device == "auto":
-        devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    elif args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: torch.cuda.is_available() is False here")
-    else:
-        devices = [torch.device(args.device)]
+    devices = select_devices(parser, args.device)
     workloads = ["cnn1", "resnet"] if args.workload == "all" else [args.workload]
     warnings.filterwarnings("ignore", category=UserWarning)
 

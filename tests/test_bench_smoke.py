@@ -1,5 +1,5 @@
-"""The PFV and fingerprint benchmarks run (tiny sizes) and print what they measured: a bench that rots is caught here,
-its timings are not asserted (speed targets live in bench/)."""
+"""The PFV, fingerprint and methods benchmarks run (tiny sizes) and print what they measured: a bench that rots is
+caught here, its timings are not asserted (speed targets live in bench/)."""
 
 import re
 import subprocess
@@ -25,3 +25,19 @@ def test_fingerprint_bench_quick_prints_a_row_per_workload_and_batch():
     rows = re.findall(r"^\| (demo CNN-1|CNN-1|ResNet-18-like) .* \| ([0-9.]+)% \| (-?[0-9.]+)% \|$", out, re.M)
     assert len(rows) == 6, out
     assert all(float(share) > 0 for _, share, _ in rows), out
+
+
+def test_methods_bench_quick_checks_the_maps_and_prints_the_table():
+    """bench/methods.py --quick: every section's maps are checked against the lower bounds' and the peers' (an
+    AssertionError fails the run), and the summary table has a row per target; the timings are not asserted."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "methods.py"), "--quick"], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    assert out.count("checks (before timing):") == 6, out
+    assert len(re.findall(r"^  lower bound's scores -> .* max\|diff\| .*  OK$", out, re.M)) == 8, out
+    assert "| workload | method | ours | compared with | theirs | ratio | target | pass |" in out, out
+    rows = re.findall(r"^\| (resnet|cnn1)/cpu \| (Score|Ablation|Eigen)-CAM.* \| ([0-9.]+)x \| .* \| (PASS|MISS) \|$",
+                      out, re.M)
+    assert sum("lower bound" in line for line in out.splitlines() if line.startswith("| ")) == 6, out
+    assert len(rows) >= 6, out
+    assert all(float(ratio) > 0 for _, _, ratio, _ in rows), out
+    assert re.search(r"^[0-9]+ of [0-9]+ targets met$", out, re.M), out
