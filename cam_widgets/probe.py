@@ -14,8 +14,9 @@ Methods (``cam_widgets.methods``) are small functions of a probe and know nothin
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import torch
@@ -115,7 +116,7 @@ class Probe:
         report = self.reporter(count, what)
         pieces = []
         try:
-            with torch.no_grad():
+            with torch.no_grad(), _out_of_memory_explained(what, per_pass * batch):
                 for start in range(0, count, per_pass):
                     indices = torch.arange(start, min(count, start + per_pass), device=self._activations.device)
                     rows = make(indices)
@@ -164,6 +165,21 @@ class Probe:
                    for i, t in enumerate(wrt)]
         biases = [_float(_effective_bias(modules[name]).detach()) for name in outputs]
         return _float(x.detach() * stacked[0]), [(b, _float(g)) for b, g in zip(biases, stacked[1:])]
+
+
+@contextlib.contextmanager
+def _out_of_memory_explained(what: str, rows: int) -> Iterator[None]:
+    """A pass that runs out of memory (CPU or GPU) says how many rows it had and how to have fewer."""
+    try:
+        yield
+    except RuntimeError as error:  # torch.OutOfMemoryError is one too
+        if "out of memory" not in str(error) and "can't allocate memory" not in str(error):
+            raise
+        raise MemoryError(
+            f"{what}: a forward pass of {rows} rows (perturbations x the batch's samples) ran out of memory; give the "
+            f"method fewer rows per pass, e.g. ScoreCAM(batch_size={max(1, rows // 4)}) or "
+            f"AblationCAM(batch_size={max(1, rows // 4)}), or explain fewer samples at once"
+        ) from error
 
 
 def _float(t: Tensor) -> Tensor:

@@ -374,3 +374,20 @@ def test_a_stopped_or_failing_run_leaves_the_model_as_it_was(method):
     reference = CAMExplainer(classifier(2, inplace=False), layers=["4"]).explain(x, 1, method).raw
     torch.testing.assert_close(explainer.explain(x, 1, method).raw, reference)  # in-place ReLUs: the same maps
     assert [set(m.__dict__) for m in model.modules()] == attributes  # also after a run that finished
+
+
+def test_a_pass_that_runs_out_of_memory_says_how_to_have_fewer_rows():
+    class Greedy(nn.Module):
+        """Raises what torch raises when a batch does not fit, for batches larger than the input's."""
+
+        def forward(self, x):
+            if x.shape[0] > 2:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+            return x
+
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), Greedy(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(3, 2)).double().eval()
+    x = torch.randn(2, 1, 6, 6, dtype=torch.float64)
+    with pytest.raises(MemoryError, match=r"Score-CAM: a forward pass of 6 rows .* ScoreCAM\(batch_size=1\)"):
+        CAMExplainer(model, layers=["1"]).explain(x, 1, ScoreCAM(batch_size=6), progress=False)
+    assert CAMExplainer(model, layers=["1"]).explain(x, 1, ScoreCAM(batch_size=2), progress=False).raw.shape == (2, 6, 6)

@@ -283,6 +283,8 @@ def test_score_cam_progress_and_the_newest_state_only_in_jupyterlab(jupyterlab, 
     assert page.locator('[data-testid="sample-slider"]').input_value() == "2"
     assert page.locator('[data-testid="main-canvas-title"]').text_content() == "scorecam · 1 · a"
     texts = page.evaluate("() => window.__busyTexts")
-    counted = sorted({int(t.split()[1]) for t in texts if t.startswith("Score-CAM ")})
-    assert len(counted) >= 4 and counted[-1] == 384 and all(k % 32 == 0 for k in counted), texts  # batches of 32 rows
+    # (done, total) shown: batches of 32 rows; a run's total is its channels that are not constant in every sample
+    # (those get no pass), so a run's last count may be its total rather than a multiple of 32
+    shown = sorted({tuple(int(n) for n in t.split()[1:4:2]) for t in texts if t.startswith("Score-CAM ")})
+    assert len(shown) >= 4 and (384, 384) in shown and all(d % 32 == 0 or d == n for d, n in shown), texts
     assert not page.errors, page.errors
