@@ -15,6 +15,7 @@ and above the layer cannot be replayed and is refused, as shared modules are.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -57,6 +58,8 @@ class LowerPart:
     layer_name: str
     cached: dict[int, list[object]] = field(default_factory=dict)
     modules: dict[int, nn.Module] = field(default_factory=dict)
+    calls_above: dict[int, tuple[nn.Module, int]] = field(default_factory=dict)
+    """Every module that ran above the layer, with how many times."""
 
     @classmethod
     def record(cls, model: nn.Module, x: Tensor, layer: nn.Module, layer_name: str) -> LowerPart:
@@ -164,7 +167,6 @@ def recording(model: nn.Module, x: Tensor, layer: nn.Module, layer_name: str) ->
     names = {id(m): n for n, m in model.named_modules()}
     stack: list[_Call] = []
     below_names: dict[int, str] = {}
-    above: set[int] = set()
     state = {"started": False, "finished": False}
 
     def pre_hook(module: nn.Module, args: tuple) -> None:
@@ -177,7 +179,7 @@ def recording(model: nn.Module, x: Tensor, layer: nn.Module, layer_name: str) ->
         if module is layer:
             state["finished"] = True
         elif call.started_after_layer:
-            above.add(id(module))
+            part.calls_above[id(module)] = (module, part.calls_above.get(id(module), (module, 0))[1] + 1)
         elif not state["started"]:
             below_names[id(module)] = names.get(id(module), type(module).__name__)
             if call.caller is None or id(call.caller) in ancestors:
@@ -191,13 +193,71 @@ def recording(model: nn.Module, x: Tensor, layer: nn.Module, layer_name: str) ->
     finally:
         for handle in handles:
             handle.remove()
-    both = sorted(below_names[i] for i in above if i in below_names)
+    both = sorted(below_names[i] for i in part.calls_above if i in below_names)
     if both:
         raise RuntimeError(
             f"module(s) {', '.join(repr(n) for n in both)} run both below and above layer {layer_name!r} (a shared "
             "module such as one self.relu used throughout), so the network above the layer cannot be run on its "
             "own for a perturbation method: give each use its own module, or choose another layer"
         )
+
+
+class _PerCall(nn.Module):
+    """Stands in for a module that runs more than once in a forward pass: its ``i``-th call runs copy ``i``."""
+
+    def __init__(self, module: nn.Module, calls: int):
+        super().__init__()
+        self.copies = nn.ModuleList(copy.deepcopy(module) for _ in range(calls))
+        self._calls = 0
+
+    def forward(self, *args: object, **kwargs: object) -> object:
+        module = self.copies[self._calls % len(self.copies)]
+        self._calls += 1
+        return module(*args, **kwargs)
+
+
+class _Alias(nn.Module):
+    """A second registration of a module (``self.act`` also inside ``self.final``): calls it without holding it
+    as a child, so a walk over the children (``Module.apply``) meets the module once."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        object.__setattr__(self, "_target", module)
+
+    def forward(self, *args: object, **kwargs: object) -> object:
+        return self._target(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def one_module_per_call(part: LowerPart) -> Iterator[None]:
+    """While the block lasts, each module without parameters or buffers that runs more than once above the layer
+    (one ``self.relu`` for both ReLUs of a ResNet block) is, in every parent that holds it, a ``_PerCall`` whose
+    copies each serve one call: an attribution library that keeps state per module (Captum's DeepLift) then sees
+    every call apart. A module registered in more than one place is reached through its first registration
+    only (the others become ``_Alias`` calls to it), so such a library does not hook it twice. The same
+    functions, so the same outputs; the parents get their own modules back on exit."""
+    shared = {i: (m, n) for i, (m, n) in part.calls_above.items()
+              if n > 1 and not list(m.children()) and next(iter(m.parameters()), None) is None
+              and next(iter(m.buffers()), None) is None}
+    stand_ins = {i: _PerCall(m, n) for i, (m, n) in shared.items()}
+    registrations = [(parent, name, child) for parent in part.model.modules()
+                     for name, child in parent._modules.items() if child is not None]
+    seen: set[int] = set()
+    swapped = []
+    for parent, name, child in registrations:
+        used = stand_ins.get(id(child), child)
+        if id(child) in seen:
+            swapped.append((parent, name, child, _Alias(used)))
+        elif used is not child:
+            swapped.append((parent, name, child, used))
+        seen.add(id(child))
+    try:
+        for parent, name, child, stand_in in swapped:
+            parent._modules[name] = stand_in
+        yield
+    finally:
+        for parent, name, child, stand_in in swapped:
+            parent._modules[name] = child
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .above import LowerPart
+from .above import LowerPart, one_module_per_call
 from .capture import run_and_capture
 from .checks import on_model_device
 from .layers import call_model, forward_module
@@ -91,10 +91,15 @@ class Probe:
         model = self._explainer.model
         return self._batched(make, count, batch_size, what, lambda rows, groups: call_model(model, rows), softmax=True)
 
-    def above(self) -> nn.Module:
-        """The network above the layer as a module: ``(R, K, *S)`` activations (row ``r`` of sample
-        ``r mod B``) to the ``(R, T)`` targets; differentiable, for attribution libraries."""
-        return _AboveLayer(self, self._lower_part())
+    @contextlib.contextmanager
+    def above(self) -> Iterator[nn.Module]:
+        """While the block lasts: the network above the layer as a module, ``(R, K, *S)`` activations (row ``r``
+        of sample ``r mod B``) to the ``(R, T)`` targets; differentiable, for attribution libraries, with each
+        call of a parameter-free module that runs several times above the layer given its own module
+        (``above.one_module_per_call``)."""
+        lower = self._lower_part()
+        with one_module_per_call(lower):
+            yield _AboveLayer(self, lower)
 
     def _lower_part(self) -> LowerPart:
         parts = self._session.lower_parts

@@ -391,3 +391,51 @@ def test_a_pass_that_runs_out_of_memory_says_how_to_have_fewer_rows():
     with pytest.raises(MemoryError, match=r"Score-CAM: a forward pass of 6 rows .* ScoreCAM\(batch_size=1\)"):
         CAMExplainer(model, layers=["1"]).explain(x, 1, ScoreCAM(batch_size=6), progress=False)
     assert CAMExplainer(model, layers=["1"]).explain(x, 1, ScoreCAM(batch_size=2), progress=False).raw.shape == (2, 6, 6)
+
+
+class SharedReluBlock(nn.Module):
+    """torchvision's BasicBlock pattern: one ``self.relu`` applied twice (``shared=False``: a module per call)."""
+
+    def __init__(self, shared: bool):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)
+        self.relu = nn.ReLU(inplace=True)
+        self.relu2 = self.relu if shared else nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu2(self.conv2(self.relu(self.conv1(x))) + x)
+
+
+@pytest.mark.parametrize("layer", ["1", "2.conv1"])
+def test_liftcam_gives_each_call_of_a_shared_relu_its_own_deeplift_state(layer):
+    def model(shared):
+        torch.manual_seed(6)
+        return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), SharedReluBlock(shared), SharedReluBlock(shared),
+                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 16, 3)).double().eval()
+
+    shared, separate = model(True), model(False)
+    x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    ours = CAMExplainer(shared, layers=[layer]).explain(x, [0, 2], "liftcam")
+    reference = CAMExplainer(separate, layers=[layer]).explain(x, [0, 2], "liftcam")  # Captum sees one call per module
+    torch.testing.assert_close(ours.weights, reference.weights)
+    assert shared[2].relu is shared[2].relu2 and type(shared[2].relu) is nn.ReLU  # its own modules back
+    assert all("copies" not in dict(m.named_children()) for m in shared.modules())
+
+
+def test_liftcam_on_a_module_registered_under_two_names():
+    """MONAI's SegResNet holds its ``act_mod`` as ``act_mod`` and inside ``conv_final``: Captum's DeepLift would
+    hook it twice; ours reaches it once, so the result equals the model without the second registration."""
+    def model(alias):
+        torch.manual_seed(7)
+        net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+        net.act = nn.ReLU()
+        net.final = nn.Sequential(net.act if alias else nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(4, 3))
+        net.forward = lambda x: net.final(net[2](net[1](net[0](x))))
+        return net.double().eval()
+
+    x = torch.randn(2, 1, 6, 6, dtype=torch.float64)
+    aliased, plain = model(True), model(False)
+    ours = CAMExplainer(aliased, layers=["1"]).explain(x, 1, "liftcam")
+    torch.testing.assert_close(ours.weights, CAMExplainer(plain, layers=["1"]).explain(x, 1, "liftcam").weights)
+    assert aliased.final[0] is aliased.act

@@ -9,6 +9,7 @@ This module imports nothing from the package.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,7 +38,7 @@ class Probe(Protocol):
 
     def scores_of_inputs(self, make: Callable[[Tensor], Tensor], count: int, batch_size: int, what: str) -> Tensor: ...
 
-    def above(self) -> nn.Module: ...
+    def above(self) -> AbstractContextManager[nn.Module]: ...
 
     def reporter(self, total: int, what: str) -> Callable[[int | None], None]: ...
 

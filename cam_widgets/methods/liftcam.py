@@ -5,7 +5,9 @@ reference activations ``A' = 0``; ``L = ReLU(sum_k C_k A_k)``. The contributions
 ``DeepLift`` on the module that maps the layer's activations to ``y`` (as the LIFT-CAM authors' code
 does), with its rules for the nonlinearity modules it knows (ReLU, max-pooling, sigmoid, ...);
 nonlinearities called as functions inside ``forward`` (``F.relu``) are invisible to it and pass plain
-gradients. This module imports nothing from the package.
+gradients. A parameter-free module applied more than once above the layer (one ``self.relu`` for both ReLUs of
+a ResNet block) gets a copy per call for the attribution (``Probe.above``), since DeepLift keeps one state per
+module. This module imports nothing from the package.
 """
 
 from __future__ import annotations
@@ -28,12 +30,11 @@ def deeplift_contributions(probe: Probe) -> Tensor:
     except ImportError as error:
         raise ImportError("liftcam needs Captum's DeepLift: pip install captum") from error
     a = probe.activations
-    above = probe.above()
     targets = probe.scores.shape[0]
     report = probe.reporter(targets, "LIFT-CAM")
     contributions = []
     try:
-        with warnings.catch_warnings(), _attributes_removed_after(above):
+        with probe.above() as above, warnings.catch_warnings(), _attributes_removed_after(above):
             warnings.filterwarnings("ignore", message=".*hooks.*", category=UserWarning)
             for target in range(targets):
                 contributions.append(_summed_attribution(DeepLift(above), a, target))
