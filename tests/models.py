@@ -64,3 +64,54 @@ def gradient_methods() -> list:
     from cam_widgets.methods import METHODS, GradientMethod
 
     return [m for m in METHODS.values() if isinstance(m, GradientMethod) and m.name != "cam"]
+
+
+class ResidualBlock(nn.Module):
+    """A ResNet basic block: in-place ReLUs and the in-place residual add ``out += identity``."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.downsample = None if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += identity
+        return self.relu2(out)
+
+
+def resnet(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace=True),
+                          nn.Sequential(ResidualBlock(4, 4, 1), ResidualBlock(4, 6, 2)), ResidualBlock(6, 8, 2),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+    for m in model.modules():  # non-trivial running statistics
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.3, 0.3)
+    return model.double().eval()
+
+
+def gap_linear(ndim: int) -> nn.Sequential:
+    torch.manual_seed(1)
+    conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[ndim]
+    pool = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}[ndim]
+    return nn.Sequential(conv(1, 4, 3, padding=1), nn.ReLU(), conv(4, 6, 3, padding=1), nn.ReLU(),
+                         pool(1), nn.Flatten(), nn.Linear(6, 4)).double().eval()
+
+
+def replaced_forward(model: nn.Module, layer: nn.Module, activations: torch.Tensor, x: torch.Tensor):
+    """The full forward with ``layer``'s output replaced (the reference for forwards from the layer up)."""
+    handle = layer.register_forward_hook(lambda m, i, o: activations.clone())
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        handle.remove()
