@@ -55,7 +55,6 @@ class LowerPart:
     model: nn.Module
     x: Tensor
     layer: nn.Module
-    layer_name: str
     cached: dict[int, list[object]] = field(default_factory=dict)
     modules: dict[int, nn.Module] = field(default_factory=dict)
     calls_above: dict[int, tuple[nn.Module, int]] = field(default_factory=dict)
@@ -162,7 +161,7 @@ class _CopiedWhenRead(TorchFunctionMode):
 def recording(model: nn.Module, x: Tensor, layer: nn.Module, layer_name: str) -> Iterator[LowerPart]:
     """Hooks on every module that record the ``LowerPart`` of the forward pass of ``model`` on ``x`` run inside
     the block (the explainer's own forward, or ``LowerPart.record``'s); removed on exit, also after an error."""
-    part = LowerPart(model, x, layer, layer_name)
+    part = LowerPart(model, x, layer)
     ancestors = {id(m) for m in model.modules() if any(sub is layer for sub in m.modules())}
     names = {id(m): n for n, m in model.named_modules()}
     stack: list[_Call] = []
@@ -179,7 +178,8 @@ def recording(model: nn.Module, x: Tensor, layer: nn.Module, layer_name: str) ->
         if module is layer:
             state["finished"] = True
         elif call.started_after_layer:
-            part.calls_above[id(module)] = (module, part.calls_above.get(id(module), (module, 0))[1] + 1)
+            calls = part.calls_above.get(id(module), (module, 0))[1]
+            part.calls_above[id(module)] = (module, calls + 1)
         elif not state["started"]:
             below_names[id(module)] = names.get(id(module), type(module).__name__)
             if call.caller is None or id(call.caller) in ancestors:

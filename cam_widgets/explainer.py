@@ -208,7 +208,6 @@ class CAMExplainer:
         self._session = None  # free the old graph before building a new one
         device_x = on_model_device(self.model, x)
         hidden: dict[str, str] = {}
-        lower_parts: dict[str, LowerPart] = {}
         record = (recording(forward_module(self.model), device_x.detach(), modules[name], name) if record_lower
                   else contextlib.nullcontext())
         try:
@@ -219,8 +218,7 @@ class CAMExplainer:
             if "Inference tensors cannot be saved for backward" in str(error):
                 raise RuntimeError(_INFERENCE_TENSORS) from error
             raise
-        if lower is not None:
-            lower_parts[name] = lower
+        lower_parts = {} if lower is None else {name: lower}
         require_spatial(self.model, device_x, name, activations[name], modules[name])
         output = self._select_output(raw_output)
         if not bool(torch.isfinite(output.detach()).all()):
