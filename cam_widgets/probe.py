@@ -132,6 +132,9 @@ class Probe:
                     report(len(indices))
         finally:
             report(None)
+        if not pieces:  # nothing to perturb (e.g. every channel constant)
+            scores = self.scores
+            return scores.new_zeros(0, *scores.shape)
         return torch.stack(pieces)
 
     def reporter(self, total: int, what: str) -> Callable[[int | None], None]:

@@ -124,3 +124,14 @@ def test_scorecam_gives_a_constant_channel_no_weight():
     assert torch.equal(result.weights[:, 1], torch.zeros(2, dtype=torch.float64))
     assert bool((result.weights[:, [0, 2]] > 0).all())  # probabilities
     assert rows == [2, 2 * 2]  # the session's forward, then one pass of the two varying channels x 2 samples
+
+
+def test_scorecam_of_a_layer_constant_everywhere_is_zero_without_a_pass():
+    torch.manual_seed(8)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(3, 2)).double().eval()
+    with torch.no_grad():
+        model[0].weight.zero_()  # every channel is its bias everywhere
+    result = CAMExplainer(model, layers=["1"]).explain(torch.randn(2, 1, 5, 5, dtype=torch.float64), 0, "scorecam")
+    assert torch.equal(result.weights, torch.zeros(2, 3, dtype=torch.float64))
+    assert torch.equal(result.map, torch.zeros_like(result.map))
