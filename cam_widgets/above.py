@@ -89,7 +89,7 @@ class LowerPart:
                 return copy.requires_grad_(True) if copy.is_floating_point() else copy
             if not (t.is_floating_point() and t.ndim and t.shape[0] == batch):
                 return repeated(t)
-            return copy_when_read.placeholder(t, groups)
+            return copy_when_read.placeholder((t.shape[0] * groups, *t.shape[1:]), t, lambda: repeated(t))
 
         counts = dict.fromkeys(self.cached, 0)
 
@@ -124,12 +124,14 @@ class _CopiedWhenRead(TorchFunctionMode):
         self._pending: dict[int, list] = {}  # id(placeholder) -> [placeholder (kept alive), make copy, copy]
         self._nan: dict[tuple, Tensor] = {}  # one NaN scalar per dtype and device, expanded to each shape
 
-    def placeholder(self, recorded: Tensor, groups: int) -> Tensor:
-        key = (recorded.dtype, recorded.device)
+    def placeholder(self, shape: tuple[int, ...], like: Tensor, make: Callable[[], Tensor]) -> Tensor:
+        """A NaN tensor of ``shape`` (``like``'s dtype and device, no memory of its own) that ``make()``'s result
+        replaces wherever a torch function reads it."""
+        key = (like.dtype, like.device)
         if key not in self._nan:
-            self._nan[key] = torch.full((), float("nan"), dtype=recorded.dtype, device=recorded.device)
-        stand_in = self._nan[key].expand(recorded.shape[0] * groups, *recorded.shape[1:])
-        self._pending[id(stand_in)] = [stand_in, lambda: recorded.repeat(groups, *(1,) * (recorded.ndim - 1)), None]
+            self._nan[key] = torch.full((), float("nan"), dtype=like.dtype, device=like.device)
+        stand_in = self._nan[key].expand(shape)
+        self._pending[id(stand_in)] = [stand_in, make, None]
         return stand_in
 
     def _copy(self, value: object) -> object:
