@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml $(BUNDLE)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install torch==2.13.0
 	$(PY) -m pip install -e ".[lab,test]"
-	$(PY) -m pip install --no-deps grad-cam==1.5.5
+	$(PY) -m pip install --no-deps grad-cam==1.5.5 quantus==0.6.0
 	touch $(STAMP)
 
 install: $(STAMP)

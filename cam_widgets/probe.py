@@ -138,22 +138,8 @@ class Probe:
         return torch.stack(pieces)
 
     def reporter(self, total: int, what: str) -> Callable[[int | None], None]:
-        """Progress of ``total`` steps named ``what``: ``report(n)``, ``n`` more done; ``report(None)``, finished
-        (closes a bar). As the explain call's ``progress`` asks: a text bar, nothing, or its callable."""
-        progress = self._progress
-        if callable(progress):
-            done = [0]
-
-            def call(n: int | None) -> None:
-                if n is not None:
-                    done[0] += n
-                    progress(done[0], total)
-
-            return call
-        if not progress:
-            return lambda n: None
-        bar = tqdm(total=total, desc=what, unit="pass", delay=PROGRESS_DELAY_S, leave=False)
-        return lambda n: bar.close() if n is None else bar.update(n)
+        """Progress of ``total`` steps named ``what``, as the explain call's ``progress`` asks (``make_reporter``)."""
+        return make_reporter(self._progress, total, what)
 
     # --- FullGrad -------------------------------------------------------------------------------
 
@@ -173,6 +159,25 @@ class Probe:
                    for i, t in enumerate(wrt)]
         biases = [_float(_effective_bias(modules[name]).detach()) for name in outputs]
         return _float(x.detach() * stacked[0]), [(b, _float(g)) for b, g in zip(biases, stacked[1:])]
+
+
+def make_reporter(progress: Progress, total: int, what: str) -> Callable[[int | None], None]:
+    """Progress of ``total`` steps named ``what``: ``report(n)``, ``n`` more done; ``report(None)``, finished
+    (closes a bar). ``progress``: ``True`` a text bar for runs over ``PROGRESS_DELAY_S``, ``False`` / ``None``
+    nothing, a callable is called as ``progress(done, total)`` (it may raise to stop the run)."""
+    if callable(progress):
+        done = [0]
+
+        def call(n: int | None) -> None:
+            if n is not None:
+                done[0] += n
+                progress(done[0], total)
+
+        return call
+    if not progress:
+        return lambda n: None
+    bar = tqdm(total=total, desc=what, unit="pass", delay=PROGRESS_DELAY_S, leave=False)
+    return lambda n: bar.close() if n is None else bar.update(n)
 
 
 @contextlib.contextmanager

@@ -41,3 +41,26 @@ def test_methods_bench_quick_checks_the_maps_and_prints_the_table():
     assert len(rows) >= 6, out
     assert all(float(ratio) > 0 for _, _, ratio, _ in rows), out
     assert re.search(r"^[0-9]+ of [0-9]+ targets met$", out, re.M), out
+
+
+def test_evaluation_bench_quick_checks_every_value_and_prints_the_table():
+    """bench/evaluation.py --quick: ours vs each peer that imports here (torchcam, pytorch-grad-cam, Quantus) and vs
+    the lower bounds' own forwards is checked value by value before timing (a difference prints DIFFERS); the
+    summary has a row per comparison. The timings are not asserted."""
+    import importlib.util
+
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "evaluation.py"), "--quick"], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    checks = re.findall(r"^  (.+?) +max\|diff\| [0-9.e+-]+  max rel [0-9.e+-]+ \(.*\)  (OK|DIFFERS)$", out, re.M)
+    assert all(verdict == "OK" for _, verdict in checks), out
+    labels = " | ".join(label for label, _ in checks)
+    assert labels.count("the lower bound's forwards") >= 7, out         # CNN-1 and the U-Net
+    expected = {"torchcam": "vs torchcam", "pytorch_grad_cam": "vs pytorch-grad-cam", "quantus": "vs Quantus"}
+    for module, text in expected.items():
+        if importlib.util.find_spec(module) is not None:
+            assert text in labels, (module, out)
+    assert "| section | metric | ours | compared with | theirs | ratio | values equal | target | met |" in out, out
+    rows = re.findall(r"^\| (2D|3D|seg)/cpu \| .* \| ([0-9.]+)x \| (yes|NO) \| .* \| (met|not met) \|$", out, re.M)
+    assert len(rows) >= 5 and all(v == "yes" for _, _, v, _ in rows), out
+    assert all(float(ratio) > 0 for _, ratio, _, _ in rows), out
+    assert re.search(r"^[0-9]+ of [0-9]+ targets met; the run took [0-9]+ s$", out, re.M), out
