@@ -5,19 +5,17 @@ target; a disagreement is printed (max differences), never hidden, and does not 
 
 from __future__ import annotations
 
-import cProfile
-import io
-import pstats
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 if __package__:
-    from .core import Case, round_robin, timed
+    from .core import Case
+    from .sections import TimedSection, fmt
 else:  # imported by bench/evaluation.py run as a script: bench/ is on sys.path
-    from core import Case, round_robin, timed  # type: ignore[no-redef]
+    from core import Case  # type: ignore[no-redef]
+    from sections import TimedSection, fmt  # type: ignore[no-redef]
 
 RELATIVE = 1e-5      # |ours - theirs| <= RELATIVE * max(|theirs|, FLOOR)
 FLOOR = 0.01         # DESIGN.md 10: probabilities live in [0, 1]
@@ -54,15 +52,10 @@ def as_array(values: object) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-class Section:
+class Section(TimedSection):
     """A table of cases timed together (round robin), with the value checks that ran before."""
 
-    def __init__(self, title: str, device: torch.device):
-        self.title, self.device = title, device
-        self.cases: list[Case] = []
-        self.checks: list[str] = []
-        self.notes: list[str] = []
-        self.profiles: list[str] = []
+    LABEL_WIDTH = 84
 
     def check(self, label: str, ours: object, theirs: object, floor: float = FLOOR) -> bool:
         """``|ours - theirs| <= RELATIVE * max(|theirs|, floor)`` everywhere (NaN only where both are NaN); a line
@@ -85,40 +78,6 @@ class Section:
                            f"{nan_note})  {'OK' if ok else 'DIFFERS'}")
         return ok
 
-    def add(self, label: str, work: Callable[[], object], repeats: int,
-            setup: Callable[[], None] | None = None) -> Case:
-        """``work`` timed; ``setup()`` runs untimed before each repeat (e.g. ``explainer.clear()``)."""
-        device = self.device
-
-        def run() -> float:
-            if setup is not None:
-                setup()
-            return timed(device, work)
-
-        case = Case(label, run, "section", "info", repeats)
-        self.cases.append(case)
-        return case
-
-    def time(self, warmup: int, seed: int) -> None:
-        if self.cases:
-            round_robin(self.cases, warmup, seed)
-
-    def profile(self, label: str, call: Callable[[], object]) -> None:
-        with cProfile.Profile() as profiler:
-            call()
-        stream = io.StringIO()
-        pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(14)
-        self.profiles.append(f"\nprofile of ours, {label}, top 14 by own time:\n{stream.getvalue()}")
-
-    def render(self) -> str:
-        out = [f"\n== {self.title} ==", "checks (before timing):", *self.checks]
-        out.extend(f"  {note}" for note in self.notes)
-        out.append(f"  {'case':<84} {'median':>10} {'(min)':>10}")
-        for case in self.cases:
-            out.append(f"  {case.label:<84} {fmt(case.median):>10} {fmt(min(case.times)):>10}")
-        out.extend(self.profiles)
-        return "\n".join(out)
-
 
 def versus_peer(section: str, metric: str, ours: Case, label: str, theirs: float, agree: bool) -> Verdict:
     ratio = theirs / ours.median
@@ -131,9 +90,6 @@ def versus_bound(section: str, metric: str, ours: Case, label: str, bound: float
     return Verdict(section, metric, ours.median, label, bound, ratio, f"ours/LB <= {TARGET_BOUND:g}", agree,
                    agree and ratio <= TARGET_BOUND)
 
-
-def fmt(seconds: float) -> str:
-    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def summary(verdicts: list[Verdict]) -> str:

@@ -84,22 +84,24 @@ def workload_2d(batch: int, size: int, device: torch.device, seed: int = 0) -> W
     model = classifier_2d(size, seed=seed).to(device)
     x, masks = images_2d(batch, size, seed)
     x, masks = x.to(device), masks.to(device)
-    explainer = CAMExplainer(model, layers=[LAYER_2D])
-    maps = explainer.explain(x, method="gradcam", layer=LAYER_2D, progress=False).map.detach().float()
-    classes = explainer.predict(x).argmax(1)
-    explainer.clear()
-    return Workload("2D classifier", model, explainer, x, maps, tie_free(maps), masks, classes)
+    return _classification("2D classifier", model, x, LAYER_2D, masks)
 
 
 def workload_cnn1(batch: int, size: int, device: torch.device, seed: int = 0) -> Workload:
     model = load_demo_cnn1().to(device)
     volumes, _ = make_subtomograms(batch, size=size, seed=seed)
     x = torch.from_numpy(volumes).to(device)
-    explainer = CAMExplainer(model, layers=[EVALUATION_LAYER])
-    maps = explainer.explain(x, method="gradcam", layer=EVALUATION_LAYER, progress=False).map.detach().float()
+    return _classification("demo CNN-1 3D", model, x, EVALUATION_LAYER, None)
+
+
+def _classification(name: str, model: torch.nn.Module, x: torch.Tensor, layer: str,
+                    masks: torch.Tensor | None) -> Workload:
+    """The workload with our Grad-CAM maps at ``layer`` and the predicted classes (the explainer's cache cleared)."""
+    explainer = CAMExplainer(model, layers=[layer])
+    maps = explainer.explain(x, method="gradcam", layer=layer, progress=False).map.detach().float()
     classes = explainer.predict(x).argmax(1)
     explainer.clear()
-    return Workload("demo CNN-1 3D", model, explainer, x, maps, tie_free(maps), None, classes)
+    return Workload(name, model, explainer, x, maps, tie_free(maps), masks, classes)
 
 
 def workload_unet(batch: int, size: int, device: torch.device, seed: int = 0) -> Workload:

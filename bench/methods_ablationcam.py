@@ -11,14 +11,14 @@ from torch import Tensor
 
 if __package__:
     from .methods_peers import add_pgc_case, quiet
-    from .methods_section import (ATOL_NORMALISED, TARGET_ABLATION_PEER, Section, Settings, Verdict, profile_ours,
+    from .methods_section import (ATOL_NORMALISED, TARGET_ABLATION_PEER, Section, Settings, Verdict, profile_text,
                                   versus_lower_bound, versus_peer)
     from .methods_workloads import (BATCH_SIZE, ablated_activations, above_part, forwards, minmax, no_grad, prepare,
                                     rows_per_pass, weighted)
 else:  # imported by bench/methods.py run as a script: bench/ is on sys.path
     from methods_peers import add_pgc_case, quiet  # type: ignore[no-redef]
     from methods_section import (ATOL_NORMALISED, TARGET_ABLATION_PEER, Section,  # type: ignore[no-redef]
-                                 Settings, Verdict, profile_ours, versus_lower_bound, versus_peer)
+                                 Settings, Verdict, profile_text, versus_lower_bound, versus_peer)
     from methods_workloads import (BATCH_SIZE, ablated_activations, above_part, forwards,  # type: ignore[no-redef]
                                    minmax, no_grad, prepare, rows_per_pass, weighted)
 
@@ -102,8 +102,8 @@ def bench_ablation_cam(name: str, device: torch.device, s: Settings, found: dict
 
     section.time(s.warmup, s.seed)
     if s.profile:
-        section.notes.append(profile_ours(ours_fresh, f"Ablation-CAM fresh, {name}"))
-        section.notes.append(profile_ours(ours_cached, f"Ablation-CAM cached forward, {name}"))
+        section.notes.append(profile_text(ours_fresh, f"Ablation-CAM fresh, {name}"))
+        section.notes.append(profile_text(ours_cached, f"Ablation-CAM cached forward, {name}"))
     method_label = f"Ablation-CAM, {layer}, B={batch}"
     verdicts = [
         versus_lower_bound(name, method_label, mine.median, f"lower bound: 1 forward + {channels * batch} above",

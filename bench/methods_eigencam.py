@@ -14,13 +14,13 @@ from torch import Tensor
 
 if __package__:
     from .methods_peers import add_pgc_case, quiet
-    from .methods_section import (ATOL_NORMALISED, TARGET_EIGEN_PEER, Section, Settings, Verdict, profile_ours,
+    from .methods_section import (ATOL_NORMALISED, TARGET_EIGEN_PEER, Section, Settings, Verdict, profile_text,
                                   versus_peer)
     from .methods_workloads import minmax, no_grad, prepare
 else:  # imported by bench/methods.py run as a script: bench/ is on sys.path
     from methods_peers import add_pgc_case, quiet  # type: ignore[no-redef]
     from methods_section import (ATOL_NORMALISED, TARGET_EIGEN_PEER, Section, Settings,  # type: ignore[no-redef]
-                                 Verdict, profile_ours, versus_peer)
+                                 Verdict, profile_text, versus_peer)
     from methods_workloads import minmax, no_grad, prepare  # type: ignore[no-redef]
 
 from cam_widgets import CAMExplainer
@@ -101,7 +101,7 @@ def bench_eigen_cam(name: str, device: torch.device, s: Settings, found: dict) -
 
     section.time(max(s.warmup, 1), s.seed)
     if s.profile:
-        section.notes.append(profile_ours(ours_cached, f"Eigen-CAM cached forward, {name}"))
+        section.notes.append(profile_text(ours_cached, f"Eigen-CAM cached forward, {name}"))
     if svd is not None:
         verdicts.append(versus_peer(name, f"Eigen-CAM, {layer}, B={batch}, cached forward", mine.median,
                                     "pytorch-grad-cam get_2d_projection alone", svd.median, TARGET_EIGEN_PEER))

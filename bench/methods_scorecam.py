@@ -13,7 +13,7 @@ from torch import Tensor
 if __package__:
     from .core import Case
     from .methods_peers import add_pgc_case, pgc_masks_aligned_with_ours, quiet
-    from .methods_section import (ATOL_NORMALISED, TARGET_SCORE_PEER, Section, Settings, Verdict, profile_ours,
+    from .methods_section import (ATOL_NORMALISED, TARGET_SCORE_PEER, Section, Settings, Verdict, profile_text,
                                   versus_lower_bound, versus_peer)
     from .methods_workloads import (BATCH_SIZE, MODES, forwards, minmax, minmax_masks, no_grad, prepare,
                                     rows_per_pass, score_cam_inputs, weighted)
@@ -21,7 +21,7 @@ else:  # imported by bench/methods.py run as a script: bench/ is on sys.path
     from core import Case  # type: ignore[no-redef]
     from methods_peers import add_pgc_case, pgc_masks_aligned_with_ours, quiet  # type: ignore[no-redef]
     from methods_section import (ATOL_NORMALISED, TARGET_SCORE_PEER, Section, Settings,  # type: ignore[no-redef]
-                                 Verdict, profile_ours, versus_lower_bound, versus_peer)
+                                 Verdict, profile_text, versus_lower_bound, versus_peer)
     from methods_workloads import (BATCH_SIZE, MODES, forwards, minmax, minmax_masks,  # type: ignore[no-redef]
                                    no_grad, prepare, rows_per_pass, score_cam_inputs, weighted)
 
@@ -123,7 +123,7 @@ def bench_score_cam(name: str, device: torch.device, s: Settings, found: dict) -
 
     section.time(s.warmup, s.seed)
     if s.profile:
-        section.notes.append(profile_ours(ours_fresh, f"Score-CAM, {name}"))
+        section.notes.append(profile_text(ours_fresh, f"Score-CAM, {name}"))
     method_label = f"Score-CAM, {layer}, B={batch}"
     verdicts = [versus_lower_bound(name, method_label, mine.median,
                                    f"lower bound: {channels * batch} masked forwards + 1 forward",

@@ -4,19 +4,17 @@ the summary table."""
 
 from __future__ import annotations
 
-import cProfile
-import io
-import pstats
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 if __package__:
-    from .core import Case, round_robin, timed
+    from .sections import TimedSection, fmt, profile_text
 else:  # imported by bench/methods.py run as a script: bench/ is on sys.path
-    from core import Case, round_robin, timed  # type: ignore[no-redef]
+    from sections import TimedSection, fmt, profile_text  # type: ignore[no-redef]
+
+__all__ = ["Section", "Settings", "Verdict", "fmt", "profile_text", "versus_lower_bound", "versus_peer"]
 
 RTOL = 1e-4
 ATOL_REL = 1e-5  # atol = ATOL_REL * max |reference|
@@ -63,14 +61,10 @@ def versus_peer(workload: str, method: str, ours: float, label: str, theirs: flo
                    ratio >= target if target else True)
 
 
-class Section:
+class Section(TimedSection):
     """A table of cases timed together (round robin), with the checks that ran before."""
 
-    def __init__(self, title: str, device: torch.device):
-        self.title, self.device = title, device
-        self.cases: list[Case] = []
-        self.checks: list[str] = []
-        self.notes: list[str] = []
+    LABEL_WIDTH = 78
 
     def check(self, label: str, actual: Tensor, expected: Tensor, atol: float | None = None) -> None:
         """``assert_close`` (rtol ``RTOL``; atol ``ATOL_REL * max|expected|`` unless given), then a line for the
@@ -84,42 +78,5 @@ class Section:
                                    msg=lambda m: f"{label}: differs from ours\n{m}")
         self.checks.append(f"  {label:<72} max|diff| {diff:.2e}  (max|ref| {scale:.2e})  OK")
 
-    def add(self, label: str, work: Callable[[], object], repeats: int, role: str = "info",
-            setup: Callable[[], Callable[[], None]] | None = None) -> Case:
-        """``work`` timed; ``setup()`` (untimed, e.g. a peer's hooks) returns its own teardown."""
-        device = self.device
-
-        def run() -> float:
-            teardown = setup() if setup is not None else None
-            try:
-                return timed(device, work)
-            finally:
-                if teardown is not None:
-                    teardown()
-
-        case = Case(label, run, "section", role, repeats)
-        self.cases.append(case)
-        return case
-
-    def time(self, warmup: int, seed: int) -> None:
-        round_robin(self.cases, warmup, seed)
-
-    def render(self) -> str:
-        out = [f"\n== {self.title} ==", "checks (before timing):", *self.checks]
-        out.extend(f"  {note}" for note in self.notes)
-        out.append(f"  {'case':<78} {'median':>10} {'(min)':>10}")
-        for case in self.cases:
-            out.append(f"  {case.label:<78} {fmt(case.median):>10} {fmt(min(case.times)):>10}")
-        return "\n".join(out)
 
 
-def fmt(seconds: float) -> str:
-    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
-def profile_ours(call: Callable[[], object], label: str) -> str:
-    with cProfile.Profile() as profiler:
-        call()
-    stream = io.StringIO()
-    pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(14)
-    return f"\nprofile of ours, {label}, top 14 by own time:\n{stream.getvalue()}"

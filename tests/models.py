@@ -1,5 +1,7 @@
 """Small seeded models shared by the tests."""
 
+import math
+
 import torch
 from torch import nn
 
@@ -115,3 +117,16 @@ def replaced_forward(model: nn.Module, layer: nn.Module, activations: torch.Tens
             return model(x)
     finally:
         handle.remove()
+
+
+def sum_model(shape: tuple[int, ...], scale: float) -> nn.Sequential:
+    """``logits = (scale * sum(x), 0)`` for one-channel inputs of spatial ``shape`` (1D, 2D or 3D), in float64: the
+    class-0 probability is ``sigmoid(scale * sum(x))``, so metrics' scores can be computed by hand."""
+    conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[len(shape)](1, 1, 1, bias=False).double()
+    head = nn.Linear(math.prod(shape), 2).double()
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+        head.weight.zero_()
+        head.weight[0] = scale
+        head.bias.zero_()
+    return nn.Sequential(conv, nn.Flatten(), head).eval()

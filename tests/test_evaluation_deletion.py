@@ -1,7 +1,5 @@
 """Deletion / insertion and average drop (DESIGN.md 10) on hand-computed cases in 2D and 3D, and their invariances."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -9,7 +7,7 @@ from torch import nn
 
 from cam_widgets import CAMExplainer, PixelSet
 from cam_widgets import evaluation as ev
-from tests.models import classifier, segnet
+from tests.models import classifier, segnet, sum_model
 
 X = [1.0, 2.0, 3.0, 4.0]
 MAP = [0.1, 0.4, 0.3, 0.2]          # ranking: positions 1, 2, 3, 0
@@ -17,15 +15,7 @@ SCALE = 0.3
 
 
 def linear_model(shape: tuple[int, ...]) -> nn.Module:
-    """``logits = (SCALE * sum(x), 0)``: the class-0 probability is ``sigmoid(SCALE * sum(x))``."""
-    conv = (nn.Conv2d if len(shape) == 2 else nn.Conv3d)(1, 1, 1, bias=False).double()
-    head = nn.Linear(math.prod(shape), 2).double()
-    with torch.no_grad():
-        conv.weight.fill_(1.0)
-        head.weight.zero_()
-        head.weight[0] = SCALE
-        head.bias.zero_()
-    return nn.Sequential(conv, nn.Flatten(), head).eval()
+    return sum_model(shape, SCALE)
 
 
 def sigmoid(v):

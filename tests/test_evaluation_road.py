@@ -2,32 +2,19 @@
 against an independent dense solve, the noise's order and seeding, and batch invariance."""
 
 import itertools
-import math
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from cam_widgets import CAMExplainer, PixelSet
 from cam_widgets.evaluation import imputer
 from cam_widgets.evaluation.imputer import impute_disjoint, linear_impute, noisy_linear_impute, stencil
 from cam_widgets.evaluation.road import RoadResult, road
-from tests.models import classifier, segnet
+from tests.models import classifier, segnet, sum_model
 
 SCALE = 0.3
 
-
-def sum_model(shape: tuple[int, ...]) -> nn.Module:
-    """``logits = (SCALE * sum(x), 0)``: the class-0 probability is ``sigmoid(SCALE * sum(x))``."""
-    conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[len(shape)](1, 1, 1, bias=False).double()
-    head = nn.Linear(math.prod(shape), 2).double()
-    with torch.no_grad():
-        conv.weight.fill_(1.0)
-        head.weight.zero_()
-        head.weight[0] = SCALE
-        head.bias.zero_()
-    return nn.Sequential(conv, nn.Flatten(), head).eval()
 
 
 def sigmoid(v):
@@ -199,7 +186,7 @@ def test_road_2d_by_hand():
     """3 x 3, percentiles 10 and 20: 1 and 2 positions (floor(9 p / 100 + 0.5))."""
     x = torch.tensor([[1.0, 5, 2], [7, 3, 8], [4, 9, 6]], dtype=torch.float64).view(1, 1, 3, 3)
     maps = torch.tensor([[0.3, 0.8, 0.2], [0.4, 0.9, 0.5], [0.15, 0.6, 0.1]], dtype=torch.float64).view(1, 3, 3)
-    r = road(CAMExplainer(sum_model((3, 3))), x, target=0, percentiles=(10, 20), noise=0.0, maps=maps, progress=False)
+    r = road(CAMExplainer(sum_model((3, 3), SCALE)), x, target=0, percentiles=(10, 20), noise=0.0, maps=maps, progress=False)
     total = 45.0
     centre = (5 + 7 + 8 + 9) / 6 + (1 + 2 + 4 + 6) / 12                     # MoRF 10: the centre (3)
     # MoRF 20: the centre c and the top middle t (5): (8/12) t = (1 + 2 + c) / 6 + (7 + 8) / 12, c = ...
@@ -218,7 +205,7 @@ def test_road_3d_by_hand():
     x = torch.rand(1, 1, 3, 3, 3, dtype=torch.float64)
     maps = torch.rand(1, 3, 3, 3, dtype=torch.float64)
     maps[0, 1, 1, 1], maps[0, 0, 0, 0] = 2.0, -1.0                # first: the centre; last: a corner
-    r = road(CAMExplainer(sum_model((3, 3, 3))), x, target=0, percentiles=(4,), noise=0.0, maps=maps, progress=False)
+    r = road(CAMExplainer(sum_model((3, 3, 3), SCALE)), x, target=0, percentiles=(4,), noise=0.0, maps=maps, progress=False)
     v = x[0, 0].numpy()
     offsets = [o for o in itertools.product((-1, 0, 1), repeat=3) if any(o)]
     centre = sum(v[1 + a, 1 + b, 1 + c] / (a * a + b * b + c * c) for a, b, c in offsets)
