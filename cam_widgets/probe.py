@@ -161,7 +161,7 @@ class Probe:
         return _float(x.detach() * stacked[0]), [(b, _float(g)) for b, g in zip(biases, stacked[1:])]
 
 
-def make_reporter(progress: Progress, total: int, what: str) -> Callable[[int | None], None]:
+def make_reporter(progress: Progress, total: int | None, what: str, unit: str = "pass") -> Callable[[int | None], None]:
     """Progress of ``total`` steps named ``what``: ``report(n)``, ``n`` more done; ``report(None)``, finished
     (closes a bar). ``progress``: ``True`` a text bar for runs over ``PROGRESS_DELAY_S``, ``False`` / ``None``
     nothing, a callable is called as ``progress(done, total)`` (it may raise to stop the run)."""
@@ -176,7 +176,7 @@ def make_reporter(progress: Progress, total: int, what: str) -> Callable[[int | 
         return call
     if not progress:
         return lambda n: None
-    bar = tqdm(total=total, desc=what, unit="pass", delay=PROGRESS_DELAY_S, leave=False)
+    bar = tqdm(total=total, desc=what, unit=unit, delay=PROGRESS_DELAY_S, leave=False)
     return lambda n: bar.close() if n is None else bar.update(n)
 
 

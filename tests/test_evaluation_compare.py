@@ -139,3 +139,25 @@ def test_nan_values_are_left_out_of_means_and_shown_as_n_a():
     row = comparison.rows()[0]
     values = next(iter(comparison.results.values()))["localisation"].mass
     assert math.isnan(values[0]) and row["localisation: mass"][0] == pytest.approx(float(values[1:].mean()))
+
+
+def test_progress_is_one_count_over_the_comparison():
+    explainer, x, masks = classification_case()
+    calls = []
+    ev.compare_methods(explainer, [x[:2], x[2:]], methods=["gradcam", "hirescam"], masks=masks[:2],
+                       metrics=["average_drop", "randomisation"], progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (2 * 2 * 3, 2 * 2 * 3) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_reference_values_sit_beside_their_value_in_the_table():
+    explainer = CAMExplainer(segnet())
+    x = torch.randn(2, 1, 16, 16, dtype=torch.float64)
+    target = PixelSet(1, torch.ones(16, 16, dtype=torch.bool))
+    comparison = ev.compare_methods(explainer, x, methods=["gradcam"], target=target,
+                                    metrics=["segmentation_faithfulness"])
+    header, _, row = comparison.to_markdown().splitlines()
+    assert "random" not in header and header.count("|") == 6           # method, layer, score drop, dice, n
+    result = next(iter(comparison.results.values()))["segmentation_faithfulness"]
+    assert f"(random {float(result.random_score_drop.nanmean(1).mean()):.3f})" in row.split("|")[3]
+    figure = comparison.figure()
+    assert [t.name for t in figure.data] == ["Grad-CAM · " + explainer.layers[0], "random positions (the reference)"]

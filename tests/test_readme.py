@@ -24,3 +24,19 @@ def test_quick_start_runs_as_written():
     bias = namespace["model"][4].bias[3].detach()
     torch.testing.assert_close(res.raw.flatten(1).sum(1), res.scores - bias, rtol=1e-4, atol=1e-4)
     assert "torch.Size([2, 16, 16, 16])" in printed.getvalue()
+
+
+def test_evaluation_example_runs_as_written():
+    text = README.read_text()
+    section = text.split("## Which map should I trust?", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exec(compile(code, "README evaluation example", "exec"), namespace)
+    r, table = namespace["r"], namespace["table"]
+    assert r.deletion_auc.shape == (8,) and "torch.Size([8]) {'deletion_auc': (" in printed.getvalue()
+    assert [key[0] for key in table.results] == ["Grad-CAM", "HiResCAM", "Respond-CAM"]
+    assert table.metrics == ["deletion_insertion", "road", "average_drop", "localisation", "randomisation",
+                             "random_logit"]
+    assert "| Respond-CAM | `maxpool2` |" in printed.getvalue()
+    assert len(namespace["figure"].data) > 0

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..methods import get_method
-from ..probe import Progress
+from ..probe import Progress, make_reporter
 from ..targets import PixelSet
 from .common import DEFAULT_BATCH_SIZE
 from .deletion import average_drop, deletion_insertion
@@ -51,23 +51,32 @@ def compare_methods(explainer: CAMExplainer, data: Tensor | Iterable, methods: S
     ``metrics``: names from ``METRICS``; ``None`` takes every one that applies (``localisation`` when masks
     are given, ``segmentation_faithfulness`` for a ``PixelSet`` target, ``random_logit`` for class targets).
     ``options``: per-metric keyword arguments, e.g. ``{"road": {"noise": 0.0}, "deletion_insertion": {"steps": 10}}``.
+    ``progress``: one bar over the comparison's steps (an explanation or a metric of one method x layer on one
+    batch), or a callable ``progress(done, total)`` (``total`` None for a data set without a length).
     """
     options = _options(options)
     labels = _labels(methods)
+    batches = 1 if isinstance(data, Tensor) else (len(data) if hasattr(data, "__len__") else None)
+    outer, inner = progress, False   # one bar (or the user's callable) over the comparison; every call inside quiet
+    report = None
     chosen: list[str] | None = None
     parts: dict[tuple[str, str], dict[str, list[MetricResult]]] = {}
     logit_draws = torch.Generator().manual_seed(seed)  # one stream over the data set, the same classes for every map
     for x, batch_target, batch_masks in _batches(data, target, masks):
         segmentation = isinstance(batch_target, PixelSet)
         chosen = chosen or _chosen(metrics, segmentation, batch_masks is not None)
+        if report is None:
+            steps = len(labels) * len(layers) * (1 + len(chosen))
+            report = make_reporter(outer, steps * batches if batches else None, "compare_methods", "step")
         explained: dict[tuple[str, str], tuple[object, object, Tensor]] = {}
         for method, label in zip(methods, labels):
             for layer in layers:
-                result = explainer.explain(x, batch_target, method, layer, progress=progress)
+                result = explainer.explain(x, batch_target, method, layer, progress=inner)
                 explained.setdefault((label, result.layer), (method, layer, result.map.detach()))
+                report(1)
         reference = None
         if "segmentation_faithfulness" in chosen:
-            reference = random_reference(explainer, x, batch_target, seed=seed, batch_size=batch_size, progress=progress,
+            reference = random_reference(explainer, x, batch_target, seed=seed, batch_size=batch_size, progress=inner,
                                          **options.get("segmentation_faithfulness", {}))
         draws = logit_draws.get_state()
         for key, (method, layer, maps) in explained.items():
@@ -76,21 +85,25 @@ def compare_methods(explainer: CAMExplainer, data: Tensor | Iterable, methods: S
                 if name in MAP_METRICS:
                     kwargs = _map_metric_arguments(name, batch_target, batch_masks, reference)
                     value = MAP_METRICS[name](explainer, x, **kwargs, maps=maps, batch_size=batch_size,
-                                              progress=progress, **options.get(name, {}))
+                                              progress=inner, **options.get(name, {}))
                 elif name == "random_logit":
                     logit_draws.set_state(draws)
                     value = random_logit(explainer, x, batch_target, method, layer, seed=logit_draws,
-                                         progress=progress, **options.get(name, {}))
+                                         progress=inner, **options.get(name, {}))
                 else:
                     continue
                 got.setdefault(name, []).append(value)
+                report(1)
         if "randomisation" in chosen:
             pairs = [(method, layer) for method, layer, _ in explained.values()]
             steps, skipped, correlations = randomisation_correlations(
-                explainer, x, batch_target, pairs, seed=seed, progress=progress, **options.get("randomisation", {}))
+                explainer, x, batch_target, pairs, seed=seed, progress=inner, **options.get("randomisation", {}))
             for key, (method, layer, _) in explained.items():
                 parts[key].setdefault("randomisation", []).append(
                     RandomisationResult(steps, skipped, correlations[(method, layer)]))
+            report(len(labels) * len(layers))
+    if report is not None:
+        report(None)
     if chosen is None:
         raise ValueError("the data set gave no batches to compare on")
     results = {key: {name: type(values[0]).concat(values) for name, values in got.items()} for key, got in parts.items()}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .results import MetricResult
+from .results import MetricResult, mean_std
 
 BETTER = {
     ("deletion_insertion", "deletion_auc"): "lower", ("deletion_insertion", "insertion_auc"): "higher",
@@ -44,27 +44,29 @@ class Comparison:
 
     def rows(self) -> list[dict]:
         """One dict per method x layer: ``method``, ``layer``, ``n`` and ``(mean, std)`` per column
-        (``"metric: value"``; population std, NaNs left out, so ``n`` counts the samples)."""
+        (``"metric: value"``; population std, NaNs left out, so ``n`` counts the samples), and the mean of a
+        value's reference under ``"metric: value (reference)"``."""
         rows = []
         for (method, layer), got in self.results.items():
             row: dict = {"method": method, "layer": layer}
             for metric, name in self.columns():
                 if metric in got:
                     values = got[metric].table()[name]
-                    kept = values[~torch.isnan(values)]
-                    row[f"{metric}: {name}"] = ((float(kept.mean()), float(kept.std(unbiased=False)))
-                                                if kept.numel() else (math.nan, math.nan))
+                    row[f"{metric}: {name}"] = mean_std(values)
+                    if name in got[metric].references():
+                        row[f"{metric}: {name} (reference)"] = mean_std(got[metric].references()[name])
                     row["n"] = max(row.get("n", 0), len(values))
             rows.append(row)
         return rows
 
     def best(self, column: tuple[str, str]) -> tuple[str, str] | None:
-        """The ``(method, layer)`` with the best mean in ``column`` (None for a reference column)."""
+        """The ``(method, layer)`` with the best mean in ``column`` (None for a reference column, or when every
+        row has the same mean)."""
         better = BETTER.get(column)
         means = {(r["method"], r["layer"]): r.get(f"{column[0]}: {column[1]}", (math.nan,))[0] for r in self.rows()}
         means = {k: v for k, v in means.items() if not math.isnan(v)}
-        if better is None or not means:
-            return None
+        if better is None or len(set(means.values())) < 2:
+            return None   # a reference column, or nothing to choose between
         return (min if better == "lower" else max)(means, key=means.get)
 
     def to_markdown(self, digits: int = 3) -> str:
@@ -79,6 +81,9 @@ class Comparison:
             for column in columns:
                 mean, std = row.get(f"{column[0]}: {column[1]}", (math.nan, math.nan))
                 text = "n/a" if math.isnan(mean) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+                reference = row.get(f"{column[0]}: {column[1]} (reference)")
+                if reference is not None and not math.isnan(mean):
+                    text += f" (random {reference[0]:.{digits}f})"
                 cells.append(f"**{text}**" if best[column] == (row["method"], row["layer"]) else text)
             lines.append("| " + " | ".join([*cells, str(row.get("n", 0))]) + " |")
         return "\n".join(lines)

@@ -31,6 +31,8 @@ class MetricResult:
     MAIN: ClassVar[tuple[str, ...]] = ()
     SHARED: ClassVar[tuple[str, ...]] = ()
     COLUMNS: ClassVar[dict[str, str]] = {}
+    REFERENCES: ClassVar[dict[str, str]] = {}
+    """A main value's reference (``{"score_drop": "random_score_drop"}``): tabulated beside it, not as a column."""
 
     def summary(self) -> dict[str, tuple[float, float]]:
         """``{name: (mean, std)}`` of each main value over the samples (population std, NaNs left out);
@@ -39,24 +41,30 @@ class MetricResult:
         for name in self.MAIN:
             values = torch.as_tensor(getattr(self, name)).double().cpu()
             if values.ndim == 1:
-                out[name] = _mean_std(values)
+                out[name] = mean_std(values)
                 continue
             labels = getattr(self, self.COLUMNS[name]) if name in self.COLUMNS else range(values.shape[1])
             for column, label in zip(values.T, labels):
-                out[f"{name}@{_label(label)}"] = _mean_std(column)
+                out[f"{name}@{_label(label)}"] = mean_std(column)
         return out
 
     def table(self) -> dict[str, Tensor]:
-        """``{name: (B,)}``: the values ``compare_methods`` tabulates, the main ones, a ``(B, K)`` one as its
-        mean over the columns (NaNs left out), named ``"name (mean over <columns>)"``."""
-        out: dict[str, Tensor] = {}
-        for name in self.MAIN:
-            values = torch.as_tensor(getattr(self, name)).double().cpu()
-            if values.ndim == 1:
-                out[name] = values
-            else:
-                out[f"{name} (mean over {self.COLUMNS.get(name, 'columns')})"] = values.nanmean(1)
-        return out
+        """``{name: (B,)}``: the values ``compare_methods`` tabulates, the main ones but the references, a
+        ``(B, K)`` one as its mean over the columns (NaNs left out), named ``"name (mean over <columns>)"``."""
+        references = set(self.REFERENCES.values())
+        return {self._table_name(name): self._per_sample(name) for name in self.MAIN if name not in references}
+
+    def references(self) -> dict[str, Tensor]:
+        """``{table name: (B,)}``: the reference of each tabulated value that has one (random positions)."""
+        return {self._table_name(name): self._per_sample(reference) for name, reference in self.REFERENCES.items()}
+
+    def _table_name(self, name: str) -> str:
+        values = getattr(self, name)
+        return name if values.ndim == 1 else f"{name} (mean over {self.COLUMNS.get(name, 'columns')})"
+
+    def _per_sample(self, name: str) -> Tensor:
+        values = torch.as_tensor(getattr(self, name)).double().cpu()
+        return values if values.ndim == 1 else values.nanmean(1)
 
     @property
     def n(self) -> int:
@@ -88,7 +96,8 @@ class MetricResult:
         return cls(**values)
 
 
-def _mean_std(values: Tensor) -> tuple[float, float]:
+def mean_std(values: Tensor) -> tuple[float, float]:
+    """``(mean, population std)`` of the values that are not NaN (NaNs when none is)."""
     kept = values[~torch.isnan(values)]
     if kept.numel() == 0:
         return math.nan, math.nan

@@ -45,6 +45,7 @@ class SegmentationFaithfulness(MetricResult):
     MAIN: ClassVar[tuple[str, ...]] = ("score_drop", "dice", "random_score_drop", "random_dice")
     SHARED: ClassVar[tuple[str, ...]] = ("fractions",)
     COLUMNS: ClassVar[dict[str, str]] = dict.fromkeys(MAIN, "fractions")
+    REFERENCES: ClassVar[dict[str, str]] = {"score_drop": "random_score_drop", "dice": "random_dice"}
 
 
 @over_data
