@@ -181,6 +181,80 @@ def test_subtomogram_dataset():
     assert batch.shape == (5, 1, 24, 24, 24) and batch_labels.dtype == torch.int64
 
 
+# ---------------------------------------------------------------- subtomogram masks
+
+
+def test_subtomogram_values_are_pinned():
+    # Values of the implementation before masks existed: asking for masks (or adding them) moved nothing.
+    volumes, labels = make_subtomograms(3, size=24, snr=0.1, seed=2)
+    np.testing.assert_array_equal(labels, [0, 1, 2])
+    np.testing.assert_allclose(volumes[:, 0, 12, 12, 10:14], [[2.470357, 3.627915, 2.43378, 1.769793],
+                                                            [-0.715643, -2.508384, 1.235356, 0.850873],
+                                                            [-0.761595, 0.671458, -0.092707, 0.268831]], atol=2e-5)
+    clean, _ = make_subtomograms(3, size=24, seed=2)
+    np.testing.assert_allclose(clean[:, 0, 12, 12, 10:14], [[6.546608, 8.807982, 9.161022, 7.429796],
+                                                          [0.211589, -0.066329, -1.027373, -2.278683],
+                                                          [-1.634964, -1.885192, 0.280247, 7.136167]], atol=2e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(snr=0.1), dict(), dict(missing_wedge=False, size=32), dict(dtype=np.float64)])
+def test_subtomogram_masks_leave_volumes_and_labels_bit_identical(kwargs):
+    kwargs = dict(size=24, seed=6) | kwargs
+    volumes, labels = make_subtomograms(70, **kwargs)  # more than one chunk of 64
+    with_masks, with_labels, masks = make_subtomograms(70, **kwargs, return_masks=True)
+    np.testing.assert_array_equal(with_masks, volumes)
+    np.testing.assert_array_equal(with_labels, labels)
+    size = kwargs["size"]
+    assert masks.shape == (70, size, size, size) and masks.dtype == bool
+    assert (masks.reshape(70, -1).mean(1) > 0.003).all() and (masks.reshape(70, -1).mean(1) < 0.15).all()
+
+
+@pytest.mark.parametrize("name", ["globule", "rod", "ring", "shell"])
+def test_subtomogram_mask_is_two_sigma_of_its_primitive(name):
+    # One primitive: the noise-free, wedge-free density is a decreasing function of d alone, so the mask
+    # {d <= 2 sigma} is exactly the brightest voxels, and its edge lies where the density is exp(-2) of its peak
+    # (standardisation keeps the order and scales the density: s = a x + b with a > 0).
+    n, size = 12, 24
+    c = SUBTOMOGRAM_CLASSES.index(name)
+    volumes, _, masks = make_subtomograms(n, size=size, classes=[c] * n, seed=4, missing_wedge=False,
+                                          dtype=np.float64, return_masks=True)
+    for volume, mask in zip(volumes[:, 0], masks):
+        assert volume[mask].min() >= volume[~mask].max() - 1e-9
+        lowest_outside = volume.min()   # density ~0 far away; the peak ~1 (a point on the primitive)
+        edge = (volume[mask].min() + volume[~mask].max()) / 2
+        relative = (edge - lowest_outside) / (volume.max() - lowest_outside)
+        assert relative == pytest.approx(np.exp(-2), abs=0.05)
+
+
+def test_subtomogram_masks_follow_the_pose_not_the_noise_or_wedge():
+    n = 20
+    _, _, masks = make_subtomograms(n, size=24, seed=9, return_masks=True)
+    _, _, noisy_masks = make_subtomograms(n, size=24, snr=0.1, seed=9, return_masks=True)
+    _, _, full_masks = make_subtomograms(n, size=24, seed=9, missing_wedge=False, return_masks=True)
+    np.testing.assert_array_equal(noisy_masks, masks)
+    np.testing.assert_array_equal(full_masks, masks)
+    _, _, other = make_subtomograms(n, size=24, seed=10, return_masks=True)
+    assert (masks != other).mean() > 0.01
+
+
+@pytest.mark.parametrize("snr", [None, 0.1])
+def test_subtomogram_masks_are_where_the_particle_is(snr):
+    n = 40
+    clean, labels, masks = make_subtomograms(n, size=24, seed=11, return_masks=True)   # with the missing wedge
+    noisy, _ = make_subtomograms(n, size=24, snr=snr, seed=11)
+    for volume, mask in zip(clean[:, 0], masks):
+        assert volume[mask].mean() > volume[~mask].mean() + 2.0   # standardised volumes: in units of their std
+    inside = np.mean([v[m].mean() for v, m in zip(noisy[:, 0], masks)])
+    outside = np.mean([v[~m].mean() for v, m in zip(noisy[:, 0], masks)])
+    assert inside > outside + (2.0 if snr is None else 0.3)
+
+
+def test_subtomogram_masks_scale_with_the_box():
+    small = make_subtomograms(30, size=24, seed=1, return_masks=True)[2].reshape(30, -1).mean(1)
+    large = make_subtomograms(30, size=40, seed=1, return_masks=True)[2].reshape(30, -1).mean(1)
+    np.testing.assert_allclose(large, small, rtol=0.35)   # the same molecules, as a share of the box
+
+
 # ---------------------------------------------------------------- scenes
 
 
@@ -248,6 +322,59 @@ def test_scene_dataset(ndim, names):
     assert label.shape == (32,) * ndim and label.dtype == torch.int64
     np.testing.assert_array_equal(image.numpy(), images[2])
     np.testing.assert_array_equal(label.numpy(), labels[2])
+
+
+# ---------------------------------------------------------------- scene instances
+
+
+def test_scene_values_are_pinned():
+    # Values of the implementation before instances existed.
+    images, labels = make_scenes(2, seed=2)
+    assert [np.bincount(x.ravel(), minlength=6).tolist() for x in labels] == [
+        [3566, 134, 98, 108, 0, 190], [3634, 64, 0, 171, 155, 72]]
+    np.testing.assert_allclose(images[:, 0, 32, 30:34], [[0.248359, -0.268061, -0.387057, -0.314648],
+                                                       [0.727915, 0.816159, 0.50487, 0.724014]], atol=1e-6)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_scene_instances_leave_images_and_labels_bit_identical(ndim):
+    size = 64 if ndim == 2 else 24
+    images, labels = make_scenes(12, size=size, seed=4, ndim=ndim)
+    with_instances, with_labels, instances = make_scenes(12, size=size, seed=4, ndim=ndim, return_instances=True)
+    np.testing.assert_array_equal(with_instances, images)
+    np.testing.assert_array_equal(with_labels, labels)
+    assert instances.shape == labels.shape and instances.dtype == np.int64
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_scene_instances_are_consistent_with_labels(ndim):
+    size = 64 if ndim == 2 else 24
+    low, high = 2, 5
+    _, labels, instances = make_scenes(40, size=size, n_objects=(low, high), seed=5, ndim=ndim, return_instances=True)
+    np.testing.assert_array_equal(instances == 0, labels == 0)
+    counts = []
+    for label, instance in zip(labels, instances):
+        ids = np.unique(instance[instance > 0])
+        assert set(ids) <= set(range(1, high + 1))
+        for k in ids:   # one object, one class
+            assert len(np.unique(label[instance == k])) == 1
+        counts.append(instance.max())   # the last object painted is never hidden: its id is the scene's count
+    assert min(counts) >= low and max(counts) <= high and len(set(counts)) == high - low + 1
+
+
+def test_scene_instances_of_one_object_scenes_and_the_painting_order():
+    _, labels, instances = make_scenes(15, n_objects=(1, 1), seed=6, return_instances=True)
+    np.testing.assert_array_equal(instances, (labels > 0).astype(np.int64))
+    # two objects of the same class that touch are one region of the labels but two instances
+    _, labels, instances = make_scenes(200, n_objects=(6, 6), noise=0.0, seed=7, return_instances=True)
+    touching = 0
+    for label, instance in zip(labels, instances):
+        for k in range(1, 6):
+            a, b = instance == k, instance == k + 1
+            grown = a | np.roll(a, 1, 0) | np.roll(a, -1, 0) | np.roll(a, 1, 1) | np.roll(a, -1, 1)
+            if a.any() and b.any() and (grown & b).any() and label[a][0] == label[b][0]:
+                touching += 1
+    assert touching > 0
 
 
 # ---------------------------------------------------------------- loaders

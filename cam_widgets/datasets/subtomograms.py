@@ -165,8 +165,9 @@ def make_subtomograms(
     seed: int = 0,
     missing_wedge: bool = True,
     dtype: DTypeLike = np.float32,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Simulate ``n`` subtomograms and their class labels.
+    return_masks: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simulate ``n`` subtomograms and their class labels (and, if asked, the particles' masks).
 
     Steps, per volume with label ``c``, rotation ``R`` (uniform on SO(3)) and shift ``t``
     (uniform in ``[-MAX_SHIFT, MAX_SHIFT]`` per axis):
@@ -191,9 +192,21 @@ def make_subtomograms(
             that differ only in ``size``, ``snr`` or ``missing_wedge`` show the same molecules.
         missing_wedge: apply the missing wedge.
         dtype: ``np.float32`` or ``np.float64``; the computation runs in this precision.
+        return_masks: also return the ground-truth mask of each particle (below). The volumes and
+            labels are the same arrays, bit for bit, as without it.
+
+    The mask of a volume is the noise-free particle before the missing wedge, in the volume's
+    pose: the voxels within two standard deviations of one of its primitives,
+
+        mask(g) = max_j exp(-d_j(p)^2 / (2 sigma_j^2)) >= exp(-2),  i.e.  d_j(p) <= 2 sigma_j for some j,
+
+    with ``p`` and ``d_j`` of step 1 (same rotation and shift): inside, some primitive's term is at
+    least ``exp(-2)`` (13.5% of its peak of 1); outside, every term is below it. The mask does not
+    follow the missing wedge's smearing along the beam, nor the noise: it is where the molecule is.
 
     Returns:
-        ``volumes`` of shape ``(n, 1, size, size, size)`` and int64 ``labels`` of shape ``(n,)``.
+        ``volumes`` of shape ``(n, 1, size, size, size)`` and int64 ``labels`` of shape ``(n,)``;
+        with ``return_masks``, also bool ``masks`` of shape ``(n, size, size, size)``.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -210,13 +223,17 @@ def make_subtomograms(
     axis = (np.arange(size, dtype=dtype) - (size - 1) / 2) / (size / 2)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
     volumes = np.empty((n, size**3), dtype)
+    masks = np.zeros((n, size**3), bool) if return_masks else None
     for c, primitives in enumerate(_CLASSES.values()):
         members = np.flatnonzero(labels == c)
         for start in range(0, len(members), _CHUNK):
             idx = members[start : start + _CHUNK]
             rotations_t = rotations[idx].transpose(0, 2, 1)
             p = (rotations_t @ grid.T - rotations_t @ shifts[idx, :, None]).transpose(1, 0, 2)
-            volumes[idx] = sum(np.exp(-q.sqdist(p) / (2 * q.sigma**2)) for q in primitives)
+            sqdists = [q.sqdist(p) for q in primitives]
+            volumes[idx] = sum(np.exp(-d2 / (2 * q.sigma**2)) for d2, q in zip(sqdists, primitives))
+            if masks is not None:  # d_j <= 2 sigma_j for some primitive j
+                masks[idx] = np.any([d2 <= 4 * q.sigma**2 for d2, q in zip(sqdists, primitives)], axis=0)
     volumes = volumes.reshape(n, size, size, size)
 
     keep = missing_wedge_mask(size)[..., : size // 2 + 1] if missing_wedge else None
@@ -231,6 +248,8 @@ def make_subtomograms(
             x += noise_rng.standard_normal(x.shape, dtype=dtype) * noise_std
         x -= x.mean(axis=axes, keepdims=True)
         x /= x.std(axis=axes, keepdims=True)
+    if masks is not None:
+        return volumes[:, None], labels, masks.reshape(n, size, size, size)
     return volumes[:, None], labels
 
 
