@@ -41,7 +41,7 @@ def class_tensor(classes: Classes) -> Tensor:
     return index.reshape(-1) if index.ndim else index
 
 
-def _class_index(classes: Classes, outputs: Tensor) -> Tensor:
+def class_index(classes: Classes, outputs: Tensor) -> Tensor:
     """Per-sample class indices ``(B,)`` on the outputs' device, checked against ``C``."""
     batch, n_classes = outputs.shape[0], outputs.shape[1]
     index = class_tensor(classes).to(outputs.device).long().reshape(-1)
@@ -71,7 +71,7 @@ class ClassScore:
                 f"ClassScore needs class scores shaped (B, C), got outputs of shape {tuple(outputs.shape)}; "
                 "for a segmentation output (B, C, *spatial) use PixelSet(c, mask)"
             )
-        index = _class_index(self.classes, outputs)
+        index = class_index(self.classes, outputs)
         return outputs.gather(1, index[:, None])[:, 0]
 
     def cache_key(self) -> tuple:
@@ -112,7 +112,7 @@ class PixelSet:
                 f"pixel-set mask has shape {tuple(mask.shape)}; the output's spatial shape is {spatial}, "
                 f"so the mask must be {spatial} (one for the batch) or {(batch, *spatial)} (one per sample)"
             )
-        index = _class_index(self.classes, outputs)
+        index = class_index(self.classes, outputs)
         class_logits = outputs[torch.arange(batch, device=outputs.device), index]
         weights = mask.to(class_logits.dtype)
         return (class_logits * weights).flatten(1).sum(1)
@@ -162,7 +162,7 @@ def as_target(target: Classes | Target | None, outputs: Tensor) -> Target:
 
 def from_prediction(outputs: Tensor, classes: Classes) -> Tensor:
     """``M_b = {u : argmax_c outputs[b, :, u] == c_b}``: where the model predicts class ``c``; ``(B, *S)``."""
-    index = _class_index(classes, outputs)
+    index = class_index(classes, outputs)
     return outputs.argmax(1) == index.view(-1, *(1,) * (outputs.ndim - 2))
 
 

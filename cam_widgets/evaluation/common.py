@@ -22,7 +22,7 @@ from torch import Tensor
 from ..checks import on_model_device
 from ..layers import call_model
 from ..probe import Progress, make_reporter
-from ..targets import ClassScore, PixelSet, Target, as_target, class_tensor
+from ..targets import ClassScore, PixelSet, Target, as_target
 
 if TYPE_CHECKING:
     from ..explainer import CAMExplainer
@@ -61,7 +61,7 @@ class Scorer:
             return ClassScore(target.classes)(outputs.softmax(1))
         if isinstance(target, PixelSet):
             probabilities = outputs.softmax(1)
-            weights = _pixel_weights(target, outputs).to(probabilities.dtype)
+            weights = pixel_weights(target, outputs).to(probabilities.dtype)
             total = PixelSet(target.classes, weights)(probabilities)
             return total / weights.flatten(1).sum(1)
         return target(outputs)
@@ -93,19 +93,11 @@ class Scorer:
         return torch.stack(pieces).detach()
 
 
-def _pixel_weights(target: PixelSet, outputs: Tensor) -> Tensor:
+def pixel_weights(target: PixelSet, outputs: Tensor) -> Tensor:
     """``(B, *S)`` the pixel set's weights for a batch of outputs, broadcast as ``PixelSet`` does."""
     mask = target.mask.to(outputs.device)
     spatial = tuple(outputs.shape[2:])
     return mask.expand(outputs.shape[0], *spatial) if tuple(mask.shape) == spatial else mask
-
-
-def target_classes(target: Target, batch: int) -> Tensor | None:
-    """``(B,)`` class index per sample of a ``ClassScore`` / ``PixelSet`` target (None for a callable)."""
-    if not isinstance(target, (ClassScore, PixelSet)):
-        return None
-    return class_tensor(target.classes).reshape(-1).long().expand(batch).clone() if class_tensor(
-        target.classes).numel() == 1 else class_tensor(target.classes).reshape(-1).long()
 
 
 def maps_for(explainer: CAMExplainer, x: Tensor, target: object, method: object, layer: object,
@@ -144,14 +136,6 @@ def removal_masks(order: Tensor, counts: Tensor) -> Tensor:
     ranks = torch.empty_like(order)
     ranks.scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
     return ranks[None] < counts.to(order.device)[:, None, None]
-
-
-def set_positions(x: Tensor, where: Tensor, values: Tensor | float) -> Tensor:
-    """``(m, B, C, *spatial)``: ``x`` with every channel at the flat positions ``where`` ``(m, B, P)`` set to
-    ``values`` (a float or a tensor broadcastable to ``x``)."""
-    where = where.reshape(where.shape[0], x.shape[0], 1, *x.shape[2:])
-    values = values if isinstance(values, Tensor) else torch.tensor(values, dtype=x.dtype, device=x.device)
-    return torch.where(where, values.to(x.dtype), x[None])
 
 
 def spearman(a: Tensor, b: Tensor) -> Tensor:

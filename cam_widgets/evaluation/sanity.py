@@ -30,8 +30,8 @@ from ..explainer import CAMExplainer
 from ..layers import LayerSpec, resolve_layers
 from ..methods import CAMMethod
 from ..probe import Progress, make_reporter
-from ..targets import ClassScore, as_target
-from .common import DEFAULT_BATCH_SIZE, centred_ranks, spearman, target_classes
+from ..targets import ClassScore, as_target, class_index
+from .common import DEFAULT_BATCH_SIZE, centred_ranks, spearman
 from .results import MetricResult, over_data
 
 if TYPE_CHECKING:
@@ -163,8 +163,7 @@ def _random_logit_batch(explainer: CAMExplainer, x: Tensor, target: object = Non
     if not isinstance(chosen, ClassScore):
         raise TypeError(f"random_logit explains classes: target must be None (the predicted class), an int or one int "
                         f"per sample, got {target!r}")
-    chosen(output)  # checks the count and range of the classes
-    predicted = target_classes(chosen, x.shape[0]).to(output.device)
+    predicted = class_index(chosen.classes, output)  # checked: one per sample, in range
     n_classes = output.shape[1]
     draws = torch.randint(n_classes - 1, (x.shape[0],), generator=seed)
     classes = (predicted.cpu() + 1 + draws) % n_classes

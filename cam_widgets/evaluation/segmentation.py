@@ -20,8 +20,8 @@ import torch
 from torch import Tensor
 
 from ..probe import Progress
-from ..targets import PixelSet
-from .common import DEFAULT_BATCH_SIZE, Scorer, count_of, maps_for, ranking, removal_masks, target_classes
+from ..targets import PixelSet, class_index
+from .common import DEFAULT_BATCH_SIZE, Scorer, count_of, maps_for, pixel_weights, ranking, removal_masks
 from .results import MetricResult, over_data
 
 if TYPE_CHECKING:
@@ -103,8 +103,8 @@ def _removal_effects(scorer: Scorer, pixel_set: PixelSet, orders: list[Tensor], 
         zero = torch.zeros((), dtype=x.dtype, device=x.device)
         return torch.where(removed.reshape(len(indices), batch, 1, *x.shape[2:]), zero, x[None])
 
-    members = _set_weights(pixel_set, scorer.output)
-    classes = target_classes(pixel_set, batch).to(x.device)
+    members = pixel_weights(pixel_set, scorer.output) != 0
+    classes = class_index(pixel_set.classes, scorer.output)
     before = _predicted(scorer.output, classes, members)
     y = pixel_set(scorer.output)
 
@@ -126,13 +126,6 @@ def _fractions(fractions: tuple[float, ...]) -> list[float]:
     if not shares or any(not 0 < f <= 1 for f in shares):
         raise ValueError(f"fractions must be shares of the positions in (0, 1], e.g. (0.05, 0.1, 0.2, 0.5), got {fractions!r}")
     return shares
-
-
-def _set_weights(pixel_set: PixelSet, outputs: Tensor) -> Tensor:
-    """``(B, *S)`` bool: the pixel set's members (weights != 0)."""
-    mask = pixel_set.mask.to(outputs.device) != 0
-    spatial = tuple(outputs.shape[2:])
-    return mask.expand(outputs.shape[0], *spatial) if tuple(mask.shape) == spatial else mask
 
 
 def _predicted(outputs: Tensor, classes: Tensor, members: Tensor) -> Tensor:
