@@ -130,3 +130,15 @@ def sum_model(shape: tuple[int, ...], scale: float) -> nn.Sequential:
         head.weight[0] = scale
         head.bias.zero_()
     return nn.Sequential(conv, nn.Flatten(), head).eval()
+
+
+def slow_demo_cnn1(delay: float = 0.05) -> nn.Module:
+    """The demo CNN-1, sleeping ``delay`` seconds before each forward pass: a data-set run long enough to be
+    killed part-way (``--model tests.models:slow_demo_cnn1``)."""
+    import time
+
+    from cam_widgets.zoo import load_demo_cnn1
+
+    model = load_demo_cnn1()
+    model.register_forward_pre_hook(lambda module, inputs: time.sleep(delay))
+    return model

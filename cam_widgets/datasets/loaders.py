@@ -63,33 +63,42 @@ def load_volume(
 
 
 def _channel_first(data: np.ndarray) -> np.ndarray:
+    _channel_first_shape(data.shape)
     if data.ndim in (2, 3):
         return data[None]
-    if data.ndim == 4 and data.shape[0] == 1:
+    if data.shape[0] == 1:
         return data
-    if data.ndim == 4 and data.shape[-1] == 1:
-        return np.moveaxis(data, -1, 0)
+    return np.moveaxis(data, -1, 0)
+
+
+def _channel_first_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape ``load_volume`` gives data of ``shape``, or the ``ValueError`` it raises."""
+    shape = tuple(shape)
+    if len(shape) in (2, 3):
+        return (1, *shape)
+    if len(shape) == 4 and shape[0] == 1:
+        return shape
+    if len(shape) == 4 and shape[-1] == 1:
+        return (1, *shape[:-1])
     raise ValueError(
-        f"Unsupported shape {data.shape}: expected a 2D image or a single-channel 3D volume, "
+        f"Unsupported shape {shape}: expected a 2D image or a single-channel 3D volume, "
         f"shaped {_ACCEPTED_SHAPES}."
     )
 
 
-def _read(path: Path) -> np.ndarray:
+def _suffix(path: Path) -> str:
+    """The lower-case extension of ``path`` as ``SUPPORTED_EXTENSIONS`` spells it (``.nii.gz`` whole)."""
     name = path.name.lower()
-    suffix = ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+
+
+def _read(path: Path) -> np.ndarray:
+    suffix = _suffix(path)
     if suffix == ".npy":
         return np.load(path, allow_pickle=False)
     if suffix == ".npz":
         with np.load(path, allow_pickle=False) as archive:
-            if len(archive.files) != 1:
-                names = ", ".join(archive.files) or "none"
-                raise ValueError(
-                    f"{path} holds {len(archive.files)} arrays ({names}); "
-                    "load_volume reads an .npz with exactly one. Pass the array instead: "
-                    "load_volume(np.load(path)[key])."
-                )
-            return archive[archive.files[0]]
+            return archive[_npz_member(archive, path)]
     if suffix in (".mrc", ".map", ".rec"):
         mrcfile = _import("mrcfile", "MRC")
         with mrcfile.open(path, mode="r") as mrc:
@@ -101,6 +110,18 @@ def _read(path: Path) -> np.ndarray:
         f"Unsupported file extension {suffix or '(none)'!r} of {path}; "
         f"supported: {', '.join(SUPPORTED_EXTENSIONS)}."
     )
+
+
+def _npz_member(archive: np.lib.npyio.NpzFile, path: Path) -> str:
+    """The name of the one array in ``archive`` (read from ``path``), or the ``ValueError`` saying it has not one."""
+    if len(archive.files) != 1:
+        names = ", ".join(archive.files) or "none"
+        raise ValueError(
+            f"{path} holds {len(archive.files)} arrays ({names}); "
+            "load_volume reads an .npz with exactly one. Pass the array instead: "
+            "load_volume(np.load(path)[key])."
+        )
+    return archive.files[0]
 
 
 def _import(package: str, file_format: str) -> ModuleType:
