@@ -132,7 +132,7 @@ def sum_model(shape: tuple[int, ...], scale: float) -> nn.Sequential:
     return nn.Sequential(conv, nn.Flatten(), head).eval()
 
 
-def slow_demo_cnn1(delay: float = 0.05) -> nn.Module:
+def slow_demo_cnn1(delay: float = 0.2) -> nn.Module:
     """The demo CNN-1, sleeping ``delay`` seconds before each forward pass: a data-set run long enough to be
     killed part-way (``--model tests.models:slow_demo_cnn1``)."""
     import time
