@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -67,3 +68,19 @@ def test_table1_on_a_small_test_set():
         assert column.respond.tau_mean_std[0] > column.grad.tau_mean_std[0]
     text = table1.format_table(columns)
     assert "15.344 ± 7.789" in text and text.count("(ours)") == 5
+
+
+def test_table1_through_the_data_set_path_equals_the_in_memory_evaluation(tmp_path):
+    from cam_widgets.metrics import evaluate_sum_to_score
+
+    x, labels = demo_data(DEMOS["cnn2_snr_0.1"], "test", 30)
+    model = load_demo("cnn2_snr_0.1")
+    column = table1.evaluate_model(model, x, labels, batch=8, progress=False, out=tmp_path / "t.zarr")
+    direct = evaluate_sum_to_score(CAMExplainer(model, layers=[EVALUATION_LAYER]), [x[:13], x[13:]], progress=False)
+    for ours, theirs in ((column.grad, direct["gradcam"]), (column.respond, direct["respondcam"])):
+        np.testing.assert_allclose(ours.l1, theirs.l1, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(ours.tau, theirs.tau, atol=1e-5)
+    with torch.no_grad():
+        assert column.test_accuracy == float((model(x).argmax(1) == labels).float().mean())
+    again = table1.evaluate_model(model, x, labels, batch=8, progress=False, out=tmp_path / "t.zarr")  # resumed: done
+    assert np.array_equal(again.respond.tau, column.respond.tau, equal_nan=True)

@@ -6,18 +6,28 @@ for Grad-CAM and Respond-CAM at the paper's layer (the second max-pool, ``"maxpo
 
     python -m cam_widgets.experiments.table1             # shipped demo models, 500 test volumes each
     python -m cam_widgets.experiments.table1 --n-test 50 # a quick look (CI uses this size)
+    torchrun --nproc-per-node 8 -m cam_widgets.experiments.table1 --n-test 23000 --out table1/   # the paper's size
+
+Every column goes through the data-set path (``cam_widgets.batch.explain_dataset`` with the ``sum-to-score``
+metric): under ``torchrun`` each process takes a shard of the test set, and with ``--out`` the four stores are
+kept there, so a killed run resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
-from ..explainer import CAMExplainer
-from ..metrics import SumToScore, evaluate_sum_to_score
+from ..batch import explain_dataset
+from ..metrics import SumToScore
 from ..zoo.cnn3d import EVALUATION_LAYER
 from ..zoo.demos import DEMOS, load_demo
 from ..zoo.train import demo_data
@@ -43,23 +53,31 @@ class Column:
 
 
 def evaluate_model(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, batch: int = 25,
-                   progress: bool = True) -> Column:
-    """Grad-CAM and Respond-CAM sum-to-score at ``maxpool2`` over ``x``, in batches."""
-    explainer = CAMExplainer(model, layers=[EVALUATION_LAYER])
-    batches = [x[i:i + batch] for i in range(0, len(x), batch)]
-    results = evaluate_sum_to_score(explainer, batches, ("gradcam", "respondcam"), progress=progress)
-    with torch.no_grad():
-        correct = sum(int((model(b).argmax(1) == labels[i * batch:(i + 1) * batch]).sum()) for i, b in enumerate(batches))
-    return Column("", results["gradcam"], results["respondcam"], correct / len(x))
+                   progress: bool = True, out: str | Path | None = None) -> Column:
+    """Grad-CAM and Respond-CAM sum-to-score at ``maxpool2`` over ``x``, as a data-set run into the store ``out``
+    (resumed when it exists; default a temporary one): the metric only, no maps stored."""
+    if out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError("under torchrun the processes share one store: give out= (--out FOLDER)")
+    with tempfile.TemporaryDirectory() as scratch:
+        run = explain_dataset(model, TensorDataset(x, labels), methods=("gradcam", "respondcam"),
+                              layers=[EVALUATION_LAYER], targets=(), metrics=["sum-to-score"],
+                              out=out or Path(scratch) / "table1.zarr", chunk_size=batch, progress=progress)
+        stored = {m: run.metric("sum-to-score", m, EVALUATION_LAYER) for m in ("gradcam", "respondcam")}
+        grad, respond = (SumToScore(l1=np.asarray(stored[m]["l1"][:], np.float64),
+                                    tau=np.asarray(stored[m]["tau"][:], np.float64)) for m in ("gradcam", "respondcam"))
+        accuracy = float((run.prediction[:] == run.label[:]).mean())
+    return Column("", grad, respond, accuracy)
 
 
-def shipped_columns(n_test: int | None = None, progress: bool = True) -> list[Column]:
-    """The four columns from the demo models shipped in the package and their test sets."""
+def shipped_columns(n_test: int | None = None, progress: bool = True, out: str | Path | None = None) -> list[Column]:
+    """The four columns from the demo models shipped in the package and their test sets (with ``out``, each
+    column's store is kept there as ``<model name>.zarr``)."""
     columns = []
     for title, arch, snr in COLUMNS:
         name = f"{arch}_snr_{'inf' if snr is None else f'{snr:g}'}"
         x, labels = demo_data(DEMOS[name], "test", n_test)
-        column = evaluate_model(load_demo(name), x, labels, progress=progress)
+        store = None if out is None else Path(out) / f"{name}{'' if n_test is None else f'_n{n_test}'}.zarr"
+        column = evaluate_model(load_demo(name), x, labels, progress=progress, out=store)
         columns.append(replace(column, title=f"{title} SNR {'inf' if snr is None else snr}"))
     return columns
 
@@ -84,8 +102,11 @@ def format_table(columns: list[Column]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-test", type=int, help="test volumes per model (default: the demo test set, 500)")
+    parser.add_argument("--out", help="keep the four run stores in this folder (a rerun resumes them)")
     args = parser.parse_args(argv)
-    print(format_table(shipped_columns(args.n_test)))
+    table = format_table(shipped_columns(args.n_test, out=args.out))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(table)
 
 
 if __name__ == "__main__":
