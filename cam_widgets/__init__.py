@@ -10,10 +10,10 @@ from .pfv import PFVExplainer, PFVResult
 from .targets import ClassScore, PixelSet
 
 __all__ = [
-    "AblationCAM", "CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "LiftCAM", "METHODS", "PFVExplainer",
-    "PFVGallery", "PFVResult", "PixelSet", "PixelSetPicker", "ScoreCAM", "XResCAM",
+    "AblationCAM", "CAMExplainer", "CAMResult", "CAMViewer", "ClassScore", "DatasetBrowser", "LiftCAM", "METHODS",
+    "PFVExplainer", "PFVGallery", "PFVResult", "PixelSet", "PixelSetPicker", "ScoreCAM", "XResCAM",
 ]
-_WIDGETS = {"CAMViewer", "PFVGallery", "PixelSetPicker"}
+_WIDGETS = {"CAMViewer", "DatasetBrowser", "PFVGallery", "PixelSetPicker"}
 
 
 def __getattr__(name: str):

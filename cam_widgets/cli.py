@@ -91,8 +91,9 @@ def _explain(args: argparse.Namespace, argv: Sequence[str]) -> None:
         progress=not args.no_progress)
     if _is_main():
         seconds = time.perf_counter() - start
-        print(f"{args.out}: {run.n} samples in {seconds:.1f} s ({run.n / seconds:.1f} samples/s, this run's part "
-              f"included resumed chunks); skipped files: {len(run.attrs.get('skipped', []))}")
+        resumed = f", {run.n - run.computed} done before" if run.computed < run.n else ""
+        print(f"{args.out}: {run.computed} of {run.n} samples explained in {seconds:.1f} s "
+              f"({run.computed / seconds:.1f} samples/s{resumed}); skipped files: {len(run.attrs.get('skipped', []))}")
         if run.summary:
             print(format_summary(run.summary))
 

@@ -15,6 +15,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -70,10 +71,9 @@ def explain_dataset(
         explainer = CAMExplainer(model, layers=layers, output=output)
         plan = None
         if ranks.is_main:
-            plan = _checked(lambda: _prepare(explainer, model, dataset, out, given=dict(
-                methods=methods, targets=targets, metrics=metrics, dtype=dtype, input_maps=input_maps,
-                chunk_size=chunk_size, masks=masks, class_names=class_names, normalize=normalize,
-                model_spec=model_spec, command=command, data=data)))
+            request = Request(methods, targets, metrics, dtype, input_maps, chunk_size, masks, class_names,
+                              normalize, model_spec, command, data)
+            plan = _checked(lambda: _prepare(explainer, model, dataset, out, request))
         plan = ranks.broadcast(plan)
         if isinstance(plan, BaseException):
             raise plan
@@ -90,6 +90,7 @@ def explain_dataset(
                    batch_size or chunk_size, workers, progress, "explain")
         run = Run(out)
         run.summary = summarise(group, plan.metrics, plan, layout, ranks)
+        run.computed = sum(stop - start for start, stop in map(layout.chunk_range, pending))
         return run
     finally:
         ranks.close()
@@ -111,9 +112,26 @@ def _checked(make):
         return error
 
 
-def _prepare(explainer: CAMExplainer, model: nn.Module, dataset, out, given: dict) -> Plan:
+@dataclass(frozen=True)
+class Request:
+    """The arguments of ``explain_dataset`` that shape the store's content and attributes."""
+
+    methods: Sequence[str]
+    targets: Sequence[str]
+    metrics: Sequence[str]
+    dtype: str
+    input_maps: bool
+    chunk_size: int
+    masks: Sequence[MaskSource]
+    class_names: Sequence[str] | None
+    normalize: bool
+    model_spec: str | None
+    command: Sequence[str] | None
+    data: object
+
+
+def _prepare(explainer: CAMExplainer, model: nn.Module, dataset, out, a: Request) -> Plan:
     """Rank 0: check the arguments on the first sample, then create the store or check it matches them."""
-    a = given
     sources = sources_of(dataset)
     if not len(dataset):
         raise ValueError("the data set has no samples to explain")
@@ -124,17 +142,17 @@ def _prepare(explainer: CAMExplainer, model: nn.Module, dataset, out, given: dic
         output = explainer.predict(first)
     segmentation = output.ndim > 2
     n_classes = int(output.shape[1])
-    mask_classes = {m.name: m.cls for m in a["masks"]}
-    targets = tuple(check_target(t, segmentation, n_classes, mask_classes) for t in a["targets"])
-    methods = tuple(get_method(m).name for m in a["methods"])
-    plan = Plan(methods=methods, layers=tuple(explainer.layers), targets=targets, dtype=a["dtype"],
-                input_maps=bool(a["input_maps"]), metrics=check_metrics(a["metrics"], segmentation),
+    mask_classes = {m.name: m.cls for m in a.masks}
+    targets = tuple(check_target(t, segmentation, n_classes, mask_classes) for t in a.targets)
+    methods = tuple(get_method(m).name for m in a.methods)
+    plan = Plan(methods=methods, layers=tuple(explainer.layers), targets=targets, dtype=a.dtype,
+                input_maps=bool(a.input_maps), metrics=check_metrics(a.metrics, segmentation),
                 masks=mask_classes)
     arguments = {
         "model": model_fingerprint(model), "data": _digest(sources), "n": len(sources), "methods": list(methods),
         "layers": list(plan.layers), "targets": list(targets), "dtype": plan.dtype, "input_maps": plan.input_maps,
-        "chunk_size": a["chunk_size"], "metrics": list(plan.metrics), "normalize": bool(a["normalize"]),
-        "masks": [[m.name, m.cls, m.path] for m in a["masks"]],
+        "chunk_size": a.chunk_size, "metrics": list(plan.metrics), "normalize": bool(a.normalize),
+        "masks": [[m.name, m.cls, m.path] for m in a.masks],
     }
     if Path(out).exists():
         group = open_store(out, mode="r")
@@ -143,8 +161,8 @@ def _prepare(explainer: CAMExplainer, model: nn.Module, dataset, out, given: dic
             raise RunStoreError(f"{out} holds a run made with other arguments, so it is left unchanged; differing: "
                                 + "; ".join(different) + ". Write to another --out, or delete the store to start over")
         return plan
-    layout = Layout(n=len(sources), n_classes=n_classes, chunk_size=a["chunk_size"], dtype=plan.dtype,
-                    maps=_map_shapes(explainer, first, output, plan, a["masks"]) if methods else {},
+    layout = Layout(n=len(sources), n_classes=n_classes, chunk_size=a.chunk_size, dtype=plan.dtype,
+                    maps=_map_shapes(explainer, first, output, plan, a.masks) if methods else {},
                     metrics={f"{m}/{method}/{layer}": METRICS[m][1] for m in plan.metrics
                              for method in methods for layer in plan.layers})
     if plan.input_maps:
@@ -183,20 +201,20 @@ def _input_shape(key: str, layout: Layout, x0: torch.Tensor) -> tuple[int, ...]:
     return (*leading, *x0.shape[1:])
 
 
-def _attributes(a: dict, plan: Plan, arguments: dict, dataset, x0: torch.Tensor, segmentation: bool,
+def _attributes(a: Request, plan: Plan, arguments: dict, dataset, x0: torch.Tensor, segmentation: bool,
                 n_classes: int) -> dict:
-    names = list(a["class_names"] or getattr(dataset, "class_names", None) or [])
+    names = list(a.class_names or getattr(dataset, "class_names", None) or [])
     if names and len(names) != n_classes:
         raise ValueError(f"got {len(names)} class names for a model with {n_classes} classes")
-    data = a["data"]
+    data = a.data
     folder = str(Path(data).resolve()) if isinstance(data, (str, os.PathLike)) else None
     return {
         "class_names": names, "methods": list(plan.methods), "layers": list(plan.layers),
         "targets": list(plan.targets), "input_maps": plan.input_maps, "metrics": list(plan.metrics),
         "input_shape": list(x0.shape), "spatial_ndim": x0.ndim - 1, "segmentation": segmentation,
-        "normalize": bool(a["normalize"]), "data": folder, "model": a["model_spec"],
+        "normalize": bool(a.normalize), "data": folder, "model": a.model_spec,
         "skipped": list(getattr(dataset, "skipped", [])), "arguments": arguments,
-        "provenance": _provenance(arguments["model"], a["command"]),
+        "provenance": _provenance(arguments["model"], a.command),
     }
 
 

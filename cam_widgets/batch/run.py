@@ -29,6 +29,8 @@ class Run:
         self.attrs: dict = dict(self.group.attrs)
         self.summary: dict[str, tuple[float, float, int]] = {}
         """Set by ``explain_dataset``: the run's metrics, ``{"<metric>/<method>/<layer>/<column>": (mean, std, n)}``."""
+        self.computed = 0
+        """Set by ``explain_dataset``: how many samples that call computed (the others were done before)."""
 
     def __repr__(self) -> str:
         state = "complete" if self.complete else f"{int(self.done.sum())}/{len(self.done)} chunks done"

@@ -9,6 +9,7 @@ _WIDGET_PACKAGES = {
 
 try:
     from .cam_viewer import CAMViewer
+    from .dataset_browser import DatasetBrowser
     from .pfv_gallery import PFVGallery
     from .pixel_set_picker import PixelSetPicker
 except ModuleNotFoundError as error:
@@ -23,4 +24,4 @@ except ModuleNotFoundError as error:
         name=missing,
     ) from error
 
-__all__ = ["CAMViewer", "PFVGallery", "PixelSetPicker"]
+__all__ = ["CAMViewer", "DatasetBrowser", "PFVGallery", "PixelSetPicker"]

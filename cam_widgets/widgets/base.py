@@ -88,6 +88,7 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
     - ``_own_traits(output, target)``: its traits set with each explanation (scores, counts);
     - ``_sample_number()`` when it has several samples, and ``_check_trait`` (with a ``@t.validate``
       that calls ``_accept``) for its own controls.
+    - ``_method_info()`` when not every method of the registry can be chosen (``stored.StoredViewer``).
 
     A control value set from Python is checked as the browser clamps it (``_check_trait``): an invalid
     one is refused, the widget shows why and keeps its state; in the constructor it raises."""
@@ -172,7 +173,7 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
         names = named_classes(class_names, output.shape[1])
         spatial = self._input_shape
         self._segmentation = output.ndim > 2  # the targets are pixel sets: no `cam`, "Seg-" labels
-        info = method_info(self._segmentation)
+        info = self._method_info()
         super().__init__(
             class_names=names, layers=self.explainer.layers, method_info=info,
             methods=[name for name, entry in info.items() if not entry["unavailable"]],
@@ -208,6 +209,10 @@ class CAMWidget(ExportMixin, anywidget.AnyWidget):
 
     def _sample_number(self) -> int:
         return 0
+
+    def _method_info(self) -> dict:
+        """The ``method_info`` trait (``method_info.py``); a widget on stored maps marks the others unavailable."""
+        return method_info(self._segmentation)
 
     # --- the Python API ----------------------------------------------------------------------------
 
