@@ -64,3 +64,23 @@ def test_evaluation_bench_quick_checks_every_value_and_prints_the_table():
     assert len(rows) >= 5 and all(v == "yes" for _, _, v, _ in rows), out
     assert all(float(ratio) > 0 for _, ratio, _, _ in rows), out
     assert re.search(r"^[0-9]+ of [0-9]+ targets met; the run took [0-9]+ s$", out, re.M), out
+
+
+def test_batch_bench_quick_checks_the_maps_compares_the_stores_and_prints_the_table():
+    """bench/batch.py --quick: a run's stored maps and scores equal the lower bound's passes (checked before timing),
+    the 1- and 2-process CLI stores are equal (tests/store_compare), and the summary has every figure; the timings
+    are not asserted."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "batch.py"), "--quick"], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    checks = re.findall(r"^  (scores|prediction|maps/\S+) .*  (OK|DIFFERS)$", out, re.M)
+    assert len(checks) == 4 and all(verdict == "OK" for _, verdict in checks), out
+    assert "stores of 1 and 2 processes equal (tests/store_compare.assert_same_store): yes" in out, out
+    assert "| figure | value | what was measured | target | met |" in out, out
+    ratios = re.findall(r"^\| lower bound / run, workers=(2|0) \| ([0-9.]+) \| .* \| >= 0.8 \| (met|NOT MET) \|$",
+                        out, re.M)
+    assert sorted(w for w, _, _ in ratios) == ["0", "2"] and all(float(r) > 0 for _, r, _ in ratios), out
+    assert len(re.findall(r"^\| volumes/s, explain_dataset workers=[20] \| [0-9.]+ \|", out, re.M)) == 2, out
+    speedups = re.findall(r"^\| speedup 1 -> 2 processes, (.+?) \| ([0-9.]+x|n/a) \|", out, re.M)
+    assert len(speedups) == 3 and all(v != "n/a" for what, v in speedups if "wall less" not in what), out
+    assert re.search(r"^\| 1- and 2-process stores equal \| yes \| .* \| equal \| met \|$", out, re.M), out
+    assert re.search(r"^[0-9]+ of [0-9]+ targets met; the run took [0-9]+ s$", out, re.M), out

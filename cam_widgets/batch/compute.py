@@ -99,17 +99,21 @@ def map_arrays(explainer: CAMExplainer, batch: Batch, plan: Plan, output: Tensor
         for layer in plan.layers:
             for key in plan.targets:
                 if key == "all":
-                    result = explainer.explain_all_classes(batch.x, method, layer, progress=False)
-                    raw, shown, unknown = result.raw.transpose(0, 1), result.map.transpose(0, 1), None
+                    result, unknown = explainer.explain_all_classes(batch.x, method, layer, progress=False), None
                 else:
                     target, unknown = target_object(key, batch, output, plan)
                     result = explainer.explain(batch.x, target, method, layer, progress=False)
-                    raw, shown = result.raw, result.map
                 name = f"{method}/{layer}/{key}"
-                out[f"maps/{name}"] = stored_values(raw, unknown, plan.dtype, name)
-                if plan.input_maps:
+                out[f"maps/{name}"] = stored_values(_per_sample(result.raw, key), unknown, plan.dtype, name)
+                if plan.input_maps:  # upsampled only when asked: it costs as much as a few percent of a pass
+                    shown = _per_sample(result.map, key)
                     out[f"maps_input/{name}"] = stored_values(shown, unknown, plan.dtype, name)
     return out
+
+
+def _per_sample(values: Tensor, key: str) -> Tensor:
+    """Samples first: ``explain_all_classes`` gives ``(C, B, ...)``."""
+    return values.transpose(0, 1) if key == "all" else values
 
 
 def stored_values(values: Tensor, unknown: Tensor | None, dtype: str, name: str) -> np.ndarray:
