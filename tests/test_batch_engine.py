@@ -234,3 +234,21 @@ def test_evaluate_reopens_the_recorded_data_and_resumes(folder, model, tmp_path)
         changed.fc2.bias += 1
     with pytest.raises(RunStoreError, match="not the one the run explained"):
         evaluate_run(out, ["deletion"], model=changed, progress=False)
+
+
+def test_flags_read_from_their_files_equal_zarrs_own_reading(tmp_path):
+    from cam_widgets.batch.store import make_flags, read_flags
+
+    flags = make_flags(zarr.open_group(str(tmp_path / "g.zarr"), mode="w"), "done", 300)
+    pattern = np.random.default_rng(0).random(300) < 0.6
+    flags[:] = pattern
+    flags[5] = False  # a flag set, then cleared
+    pattern[5] = False
+    assert np.array_equal(read_flags(flags), pattern) and np.array_equal(np.asarray(flags[:]), pattern)
+    (tmp_path / "g.zarr" / "done" / "c" / str(int(np.flatnonzero(pattern)[0]))).write_bytes(b"")  # cut short
+    pattern[np.flatnonzero(pattern)[0]] = False
+    assert np.array_equal(read_flags(flags), pattern)
+    compressed = zarr.open_group(str(tmp_path / "g.zarr"), mode="r+").create_array(
+        "other", shape=(300,), chunks=(1,), dtype="bool", fill_value=False)  # not the flags' layout: zarr reads it
+    compressed[:] = pattern
+    assert np.array_equal(read_flags(compressed), pattern)

@@ -134,6 +134,9 @@ def open_store(path: str | os.PathLike[str], mode: str = "r") -> zarr.Group:
 
 def read_flags(flags: zarr.Array) -> np.ndarray:
     """The completion flags; a flag whose file cannot be read (a write cut short by a kill) counts as not done."""
+    listed = _flags_from_files(flags)
+    if listed is not None:
+        return listed
     try:
         return np.asarray(flags[:], dtype=bool)
     except Exception:  # one unreadable flag file: read them one by one
@@ -144,6 +147,26 @@ def read_flags(flags: zarr.Array) -> np.ndarray:
             except Exception:
                 out[i] = False
         return out
+
+
+def _flags_from_files(flags: zarr.Array) -> np.ndarray | None:
+    """The flags of a local store read as zarr defines them, without its per-chunk overhead (0.3 ms per flag: a
+    10^5-sample store has 1563): flag ``k`` is True when the file ``<array>/c/<k>`` holds the byte 1, False when
+    it is missing (the fill value) or holds anything else. ``None`` when the array is not stored that way."""
+    codecs = flags.metadata.codecs
+    encoding = getattr(flags.metadata, "chunk_key_encoding", None)
+    if (not isinstance(flags.store, zarr.storage.LocalStore) or len(codecs) != 1
+            or type(codecs[0]).__name__ != "BytesCodec" or getattr(encoding, "separator", None) != "/"
+            or flags.metadata.chunk_grid.chunk_shape != (1,) or flags.dtype != np.bool_):
+        return None
+    folder = Path(flags.store.root) / flags.path / "c"
+    out = np.zeros(flags.shape, dtype=bool)
+    if folder.is_dir():
+        for entry in os.scandir(folder):
+            if entry.name.isdigit() and int(entry.name) < len(out) and entry.stat().st_size == 1:
+                with open(entry.path, "rb") as file:
+                    out[int(entry.name)] = file.read(1) == b"\x01"
+    return out
 
 
 def mark_done(flags: zarr.Array, chunk: int) -> None:

@@ -3,8 +3,8 @@ numpy that sorts, filters, pages and bins them. Nothing here reads a map array e
 column, computed on demand chunk by chunk and cached.
 
 Columns: ``index``, ``source``, ``label``, ``prediction``, ``correct`` (1 / 0, NaN where the label is
-unknown), ``score`` (the predicted class's logit), ``probability`` (its softmax), one column per stored metric
-(``"<metric>/<method>/<layer>/<column>"``) and ``disagreement``. Sorting is stable, NaN last in both
+unknown), ``score`` (the predicted class's logit: the largest), ``probability`` (its softmax), one column per
+stored metric (``"<metric>/<method>/<layer>/<column>"``) and ``disagreement``. Sorting is stable, NaN last in both
 directions; rows whose run chunk is not done are left out.
 
 ``disagreement`` of two maps (the raw maps at layer resolution, flattened; for a stored ``all`` target the
@@ -132,12 +132,14 @@ class RunTable:
                 scores = self._columns["_scores"].copy()
             else:
                 scores = read(run.scores).astype(np.float64).reshape(-1, len(self.class_names))
-            prediction = get("prediction")
+            # the predicted class is the argmax of the scores, so its logit is the row's largest: no read of
+            # `prediction` (a second pass over every chunk) is needed; rows not yet written are NaN
+            written = np.isfinite(scores).all(1)
+            scores = np.where(written[:, None], scores, 0.0)
+            top = scores.max(1)
             if name == "probability":
-                scores = np.exp(scores - scores.max(1, keepdims=True))
-                scores /= scores.sum(1, keepdims=True)
-            picked = np.take_along_axis(scores, np.maximum(prediction, 0)[:, None], 1)[:, 0]
-            return np.where(prediction >= 0, picked, np.nan)
+                top = 1.0 / np.exp(scores - top[:, None]).sum(1)
+            return np.where(written, top, np.nan)
         metric, method, layer, column = self.metric_columns[name]
         return read(run.metric(metric, method, layer)[column]).astype(np.float64)
 
