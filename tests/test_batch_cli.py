@@ -151,3 +151,17 @@ def test_evaluate_and_show_reopen_the_recorded_model_and_data(folder, reference,
     assert failed.returncode == 1 and "not a cam_widgets run store" in failed.stderr
     bad_model = cli(*explain_args(folder, tmp_path / "m.zarr", "no_such_module:make"), check=False)
     assert bad_model.returncode == 1 and "cannot import 'no_such_module'" in bad_model.stderr
+
+
+def test_table1_under_torchrun_equals_one_process(tmp_path):
+    """Four data-set runs in one script (one per Table 1 column) on two processes: the process group is made
+    once and serves every run."""
+    command = ["-m", "cam_widgets.experiments.table1", "--n-test", "12"]
+    one = subprocess.run([sys.executable, *command, "--out", str(tmp_path / "one")], cwd=ROOT, env=environment(),
+                         capture_output=True, text=True, timeout=600)
+    two = subprocess.run([*TORCHRUN, *command, "--out", str(tmp_path / "two")], cwd=ROOT, env=environment(),
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0 and two.returncode == 0, one.stderr[-3000:] + two.stderr[-3000:]
+    assert two.stdout == one.stdout and "| L1, Respond (ours) |" in one.stdout
+    for store in (tmp_path / "one").iterdir():
+        assert_same_store(store, tmp_path / "two" / store.name)

@@ -40,3 +40,17 @@ def test_evaluation_example_runs_as_written():
                              "random_logit"]
     assert "| Respond-CAM | `maxpool2` |" in printed.getvalue()
     assert len(namespace["figure"].data) > 0
+
+
+def test_data_set_example_runs_as_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    section = README.read_text().split("## Whole data sets", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exec(compile(code, "README data-set example", "exec"), namespace)
+    lines = printed.getvalue().splitlines()
+    assert lines[0] == "(64, 10) (64, 6, 6, 6)"
+    mean, std, n = namespace["run"].summary["sum-to-score/respondcam/maxpool2/tau"]
+    assert lines[1] == str((mean, std, n)) and n == 64 and mean > 0.9  # Respond-CAM's sums rank the classes
+    assert (tmp_path / "run.zarr" / "zarr.json").is_file()

@@ -7,6 +7,7 @@ run chunks still to do; the only collectives are the broadcast of rank 0's decis
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ class Ranks:
     rank: int = 0
     world: int = 1
     device: torch.device = torch.device("cpu")
-    owns_group: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -63,12 +63,6 @@ class Ranks:
         if self.distributed:
             dist.barrier()
 
-    def close(self) -> None:
-        """Destroy the process group if this module made it."""
-        if self.owns_group and dist.is_initialized():
-            dist.destroy_process_group()
-            self.owns_group = False
-
     @property
     def _collective_device(self) -> torch.device:
         return self.device if dist.get_backend() == "nccl" else torch.device("cpu")
@@ -77,15 +71,17 @@ class Ranks:
 def join(device: torch.device | str | None = None) -> Ranks:
     """This process's ``Ranks``: the existing process group, one made from ``torchrun``'s environment
     (``WORLD_SIZE`` > 1: nccl when CUDA is available, else gloo; each rank on ``cuda:LOCAL_RANK``), or a single
-    process. ``device``: where the model runs (default: ``cuda:LOCAL_RANK`` under torchrun with CUDA, else the CPU)."""
+    process. ``device``: where the model runs (default: ``cuda:LOCAL_RANK`` under torchrun with CUDA, else the CPU).
+
+    A group made here stays for the life of the process (the next data-set run of the same script reuses it:
+    a second rendezvous on torchrun's store would not meet) and is destroyed at exit."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    owns = False
     if not dist.is_initialized() and world > 1:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend=backend)
-        owns = True
+        atexit.register(_destroy)
     if dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
     else:
@@ -93,7 +89,12 @@ def join(device: torch.device | str | None = None) -> Ranks:
     if device is None:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         device = torch.device(f"cuda:{local}") if torch.cuda.is_available() and world > 1 else torch.device("cpu")
-    return Ranks(rank=rank, world=world, device=torch.device(device), owns_group=owns)
+    return Ranks(rank=rank, world=world, device=torch.device(device))
+
+
+def _destroy() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def shard(items: Sequence[T], rank: int, world: int) -> list[T]:

@@ -60,40 +60,37 @@ def explain_dataset(
     Returns the opened :class:`Run`, its ``summary`` the metrics' ``{key: (mean, std, n)}`` reduced over ranks.
     """
     ranks = join(device)
-    try:
-        if device is not None or ranks.device.type == "cuda":
-            model = model.to(ranks.device)
-        else:
-            ranks.device = next(iter(model.parameters()), torch.zeros(())).device
-        dataset = _dataset_on_every_rank(data, normalize, on_error, ranks)
-        if isinstance(dataset, BaseException):
-            raise dataset
-        explainer = CAMExplainer(model, layers=layers, output=output)
-        plan = None
-        if ranks.is_main:
-            request = Request(methods, targets, metrics, dtype, input_maps, chunk_size, masks, class_names,
-                              normalize, model_spec, command, data)
-            plan = _checked(lambda: _prepare(explainer, model, dataset, out, request))
-        plan = ranks.broadcast(plan)
-        if isinstance(plan, BaseException):
-            raise plan
-        group = open_store(out, mode="r+")
-        layout = layout_of(group)
-        explainer = CAMExplainer(model, layers=list(plan.layers), output=output)
-        flags = ["done", *(f"metrics/{name}/done" for name in plan.metrics)]
-        pending = pending_chunks(group, flags, ranks)
+    if device is not None or ranks.device.type == "cuda":
+        model = model.to(ranks.device)
+    else:
+        ranks.device = next(iter(model.parameters()), torch.zeros(())).device
+    dataset = _dataset_on_every_rank(data, normalize, on_error, ranks)
+    if isinstance(dataset, BaseException):
+        raise dataset
+    explainer = CAMExplainer(model, layers=layers, output=output)
+    plan = None
+    if ranks.is_main:
+        request = Request(methods, targets, metrics, dtype, input_maps, chunk_size, masks, class_names,
+                          normalize, model_spec, command, data)
+        plan = _checked(lambda: _prepare(explainer, model, dataset, out, request))
+    plan = ranks.broadcast(plan)
+    if isinstance(plan, BaseException):
+        raise plan
+    group = open_store(out, mode="r+")
+    layout = layout_of(group)
+    explainer = CAMExplainer(model, layers=list(plan.layers), output=output)
+    flags = ["done", *(f"metrics/{name}/done" for name in plan.metrics)]
+    pending = pending_chunks(group, flags, ranks)
 
-        def compute(batch: Batch) -> dict[str, np.ndarray]:
-            return batch_arrays(explainer, batch, plan)
+    def compute(batch: Batch) -> dict[str, np.ndarray]:
+        return batch_arrays(explainer, batch, plan)
 
-        run_chunks(group, layout, pending, flags, compute, dataset, sources_of(dataset), masks, ranks,
-                   batch_size or chunk_size, workers, progress, "explain")
-        run = Run(out)
-        run.summary = summarise(group, plan.metrics, plan, layout, ranks)
-        run.computed = sum(stop - start for start, stop in map(layout.chunk_range, pending))
-        return run
-    finally:
-        ranks.close()
+    run_chunks(group, layout, pending, flags, compute, dataset, sources_of(dataset), masks, ranks,
+               batch_size or chunk_size, workers, progress, "explain")
+    run = Run(out)
+    run.summary = summarise(group, plan.metrics, plan, layout, ranks)
+    run.computed = sum(stop - start for start, stop in map(layout.chunk_range, pending))
+    return run
 
 
 def _dataset_on_every_rank(data: object, normalize: bool, on_error: str, ranks: Ranks):

@@ -40,33 +40,30 @@ def evaluate_run(run: str | os.PathLike[str] | Run, metrics: Sequence[str], mode
     all samples (NaNs left out). ``model`` / ``data`` default to the ones the store records."""
     path = run.path if isinstance(run, Run) else Path(run)
     ranks = join(device)
-    try:
+    group = open_store(path, mode="r+")
+    attrs = dict(group.attrs)
+    names = check_metrics(list(metrics), bool(attrs.get("segmentation")))
+    model = _model(model, attrs, ranks)
+    dataset = _data(data, attrs, group)
+    plan = plan_of(attrs)
+    masks = [MaskSource(*m) for m in attrs["arguments"].get("masks", [])]
+    explainer = CAMExplainer(model, layers=list(plan.layers))
+    layout = layout_of(group)
+    for name in names:
+        problem = _add_metric(path, group, layout, plan, name) if ranks.is_main else None
+        problem = ranks.broadcast(problem)
+        if problem is not None:
+            raise problem
         group = open_store(path, mode="r+")
-        attrs = dict(group.attrs)
-        names = check_metrics(list(metrics), bool(attrs.get("segmentation")))
-        model = _model(model, attrs, ranks)
-        dataset = _data(data, attrs, group)
-        plan = plan_of(attrs)
-        masks = [MaskSource(*m) for m in attrs["arguments"].get("masks", [])]
-        explainer = CAMExplainer(model, layers=list(plan.layers))
-        layout = layout_of(group)
-        for name in names:
-            problem = _add_metric(path, group, layout, plan, name) if ranks.is_main else None
-            problem = ranks.broadcast(problem)
-            if problem is not None:
-                raise problem
-            group = open_store(path, mode="r+")
-            flags = [f"metrics/{name}/done"]
-            pending = pending_chunks(group, flags, ranks)
+        flags = [f"metrics/{name}/done"]
+        pending = pending_chunks(group, flags, ranks)
 
-            def compute(batch: Batch, name: str = name) -> dict[str, np.ndarray]:
-                return batch_arrays(explainer, batch, plan, metrics=[name], with_maps=False)
+        def compute(batch: Batch, name: str = name) -> dict[str, np.ndarray]:
+            return batch_arrays(explainer, batch, plan, metrics=[name], with_maps=False)
 
-            run_chunks(group, layout, pending, flags, compute, dataset, sources_of(dataset), masks, ranks,
-                       batch_size or layout.chunk_size, workers, progress, name)
-        return summarise(group, names, plan, layout, ranks)
-    finally:
-        ranks.close()
+        run_chunks(group, layout, pending, flags, compute, dataset, sources_of(dataset), masks, ranks,
+                   batch_size or layout.chunk_size, workers, progress, name)
+    return summarise(group, names, plan, layout, ranks)
 
 
 def layout_of(group: zarr.Group) -> Layout:
