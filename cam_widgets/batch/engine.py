@@ -164,11 +164,14 @@ def _prepare(explainer: CAMExplainer, model: nn.Module, dataset, out, a: Request
                              for method in methods for layer in plan.layers})
     if plan.input_maps:
         layout = Layout(**{**layout.__dict__, "input_maps": {k: _input_shape(k, layout, x0) for k in layout.maps}})
-    group = create_store(out, layout, _attributes(a, plan, arguments, dataset, x0, segmentation, n_classes))
-    group["source"][:] = np.asarray(sources, dtype=str)
-    for name in plan.metrics:
-        make_flags(group, f"metrics/{name}/done", layout.n_chunks)
-        group[f"metrics/{name}"].attrs.update({"target": plan.metric_target, "computed_by": METRICS[name][2]})
+
+    def fill(group: zarr.Group) -> None:
+        group["source"][:] = np.asarray(sources, dtype=str)
+        for name in plan.metrics:
+            make_flags(group, f"metrics/{name}/done", layout.n_chunks)
+            group[f"metrics/{name}"].attrs.update({"target": plan.metric_target, "computed_by": METRICS[name][2]})
+
+    create_store(out, layout, _attributes(a, plan, arguments, dataset, x0, segmentation, n_classes), fill)
     return plan
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,11 +62,13 @@ def check_layout(layout: Layout) -> None:
         raise RunStoreError(f"the maps' dtype must be one of {', '.join(MAP_DTYPES)}, got {layout.dtype!r}")
 
 
-def create_store(path: str | os.PathLike[str], layout: Layout, attrs: Mapping[str, object]) -> zarr.Group:
+def create_store(path: str | os.PathLike[str], layout: Layout, attrs: Mapping[str, object],
+                 fill: Callable[[zarr.Group], None] | None = None) -> zarr.Group:
     """Make the store at ``path`` (which must not exist) with every array of ``layout``, atomically.
 
-    The arrays are made under ``.<name>.creating-<id>`` beside ``path`` and renamed to ``path`` at the end;
-    left-overs of a creation that was killed are removed first."""
+    The arrays are made under ``.<name>.creating-<id>`` beside ``path``, ``fill(group)`` writes what else the
+    store starts with (the ``source`` column, ...), and the folder is renamed to ``path`` at the end; left-overs
+    of a creation that was killed are removed first."""
     check_layout(layout)
     target = Path(path)
     if target.exists():
@@ -78,6 +80,8 @@ def create_store(path: str | os.PathLike[str], layout: Layout, attrs: Mapping[st
     group.attrs.update({"format": FORMAT, "n": layout.n, "chunk_size": layout.chunk_size,
                         "n_chunks": layout.n_chunks, "dtype": layout.dtype, **attrs})
     _make_arrays(group, layout)
+    if fill is not None:
+        fill(group)
     os.replace(temporary, target)
     return zarr.open_group(str(target), mode="r+")
 
