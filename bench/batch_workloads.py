@@ -18,6 +18,11 @@ from cam_widgets.datasets.folder import save_subtomogram_folder
 from cam_widgets.methods.gradient import RESPOND_CAM_EPS
 from cam_widgets.zoo.cnn3d import cnn1
 
+if __package__:
+    from .core import forward_to_leaf
+else:  # imported by bench/batch.py run as a script, or by the CLI with PYTHONPATH=bench
+    from core import forward_to_leaf  # type: ignore[no-redef]
+
 SIZE = 40
 N_CLASSES = 10
 LAYER = "maxpool2"
@@ -54,25 +59,6 @@ def make_workload(root: Path, n: int, batch_size: int, seed: int = 0) -> Workloa
     dataset = VolumeFolder(folder)
     x = torch.stack([dataset[i][0] for i in range(len(dataset))])
     return Workload(folder, list(torch.split(x, batch_size)), demo_cnn1_40())
-
-
-def forward_to_leaf(model: nn.Module, x: Tensor, module: nn.Module) -> tuple[Tensor, Tensor]:
-    """One forward pass; ``module``'s output becomes a leaf that requires grad (no autograd below it)."""
-    captured: list[Tensor] = []
-
-    def hook(_module, _inputs, output):
-        leaf = output.detach().requires_grad_(True)
-        torch.set_grad_enabled(True)  # restored when the no_grad block below exits
-        captured.append(leaf)
-        return leaf
-
-    handle = module.register_forward_hook(hook)
-    try:
-        with torch.no_grad():
-            logits = model(x)
-    finally:
-        handle.remove()
-    return logits, captured[0]
 
 
 def lower_bound_batch(model: nn.Module, x: Tensor, module: nn.Module) -> tuple[Tensor, Tensor, Tensor]:
