@@ -252,3 +252,23 @@ def test_flags_read_from_their_files_equal_zarrs_own_reading(tmp_path):
         "other", shape=(300,), chunks=(1,), dtype="bool", fill_value=False)  # not the flags' layout: zarr reads it
     compressed[:] = pattern
     assert np.array_equal(read_flags(compressed), pattern)
+
+
+def test_command_line_arguments_parse_to_the_engine_s(tmp_path):
+    from cam_widgets.batch.samples import parse_mask
+    from cam_widgets.cli import parser
+
+    args = parser().parse_args(["explain", "--model", "m:f", "--data", "d", "--out", "o", "--targets",
+                                "predicted,3, 4", "--methods", "respondcam,gradcam", "--mask", "x=1:/tmp"])
+    assert args.targets == ["predicted", "class_3", "class_4"] and args.methods == ["respondcam", "gradcam"]
+    assert parse_mask(f"cells=2:{tmp_path}") == MaskSource("cells", 2, str(tmp_path.resolve()))
+    for bad in ("cells", "cells=two:/tmp", "=1:/tmp", f"cells=1:{tmp_path / 'missing'}"):
+        with pytest.raises(ValueError, match="--mask"):
+            parse_mask(bad)
+    with pytest.raises(ValueError, match="unknown target 'best'; targets are predicted, label, all"):
+        explain_dataset(load_demo_cnn1(), torch.utils.data.TensorDataset(torch.zeros(2, 1, 24, 24, 24)),
+                        targets=["best"], out=tmp_path / "t.zarr", progress=False)
+    with pytest.raises(ValueError, match="class_12': the model outputs 10 classes"):
+        explain_dataset(load_demo_cnn1(), torch.utils.data.TensorDataset(torch.zeros(2, 1, 24, 24, 24)),
+                        targets=["class_12"], out=tmp_path / "t.zarr", progress=False)
+    assert not (tmp_path / "t.zarr").exists()

@@ -203,6 +203,8 @@ def test_stored_viewer_shows_the_stored_map_without_a_forward_pass(store, monkey
     assert not viewer.cam_signed and np.abs(cam - up).max() <= up.max() / 255 + 1e-6
     assert viewer.methods == ["gradcam", "respondcam"]
     assert viewer.method_info["scorecam"]["unavailable"] == NOT_STORED
+    assert viewer.available_classes == [int(store.prediction[5])]  # the select disables the other classes
+    assert viewer.class_unavailable.startswith(NOT_STORED) and "(predicted)" in viewer.class_unavailable
     other = (store.prediction[5] + 1) % 5
     viewer.target_class = int(other)
     assert viewer.target_class == store.prediction[5] and "is not stored for this sample" in viewer.error
@@ -214,6 +216,7 @@ def test_stored_viewer_shows_the_stored_map_without_a_forward_pass(store, monkey
 def test_stored_viewer_with_all_targets_offers_every_class(all_store):
     browser = DatasetBrowser(all_store.path, data=all_store.data)
     viewer = browser.open_viewer(7)
+    assert viewer.available_classes == [0, 1, 2, 3, 4]
     for c in range(5):
         viewer.target_class = c
         assert not viewer.error and viewer.result.raw[0].numpy().tolist() == \

@@ -50,6 +50,10 @@ class CAMViewer(CAMWidget):
     n_samples = t.Int(1).tag(sync=True)
     predicted_class = t.Int(0).tag(sync=True)
     true_labels = t.List(Integer()).tag(sync=True)
+    available_classes = t.List(t.Int(), default_value=None, allow_none=True).tag(sync=True)
+    """The classes the class select offers (None: every class); the others are shown disabled, with
+    ``class_unavailable`` as the reason (a stored run's viewer: only the stored classes)."""
+    class_unavailable = t.Unicode("").tag(sync=True)
     # controls that call Python
     sample = Integer(0).tag(sync=True)
     follow_prediction = Boolean(True).tag(sync=True)

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..explainer import CAMExplainer, CAMResult
 from ..methods import get_method
-from ..targets import ClassScore
+from ..targets import ClassScore, PixelSet
 from .cam_viewer import CAMViewer
 from .method_info import method_info
 from .validation import one_of
@@ -80,7 +80,7 @@ class StoredMaps(CAMExplainer):
         an int; None: the predicted class)."""
         name = get_method(method).name
         layer = layer or self.layers[0]
-        c = self.prediction if target is None else target.classes if isinstance(target, ClassScore) else target
+        c = self.prediction if target is None else target.classes if isinstance(target, (ClassScore, PixelSet)) else target
         c = int(c if not isinstance(c, (list, tuple, Tensor, np.ndarray)) else np.asarray(c).reshape(-1)[0])
         key = self.stored_classes(name, layer).get(c)
         if key is None:
@@ -120,6 +120,13 @@ class StoredViewer(CAMViewer):
             options.setdefault("labels", [stored.label])
         super().__init__(stored, x, class_names=class_names or run.class_names, layer=layer, method=method,
                          target_class=target_class, **options)
+        self._offer_stored_classes()
+        self.observe(lambda change: self._offer_stored_classes(), names=["method", "layer"])
+
+    def _offer_stored_classes(self) -> None:
+        """The class select offers the classes stored for the method and layer shown; the rest are disabled."""
+        self.available_classes = sorted(self.stored.stored_classes(self.method, self.layer))
+        self.class_unavailable = f"{NOT_STORED} (stored: {self.stored.describe(self.method, self.layer)})"
 
     def _method_info(self) -> dict:
         info = method_info(self._segmentation)

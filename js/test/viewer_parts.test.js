@@ -18,10 +18,21 @@ test("the class select offers 'predicted' first and shows it while following the
   assert.equal(classChoices({ names: ["cat", "dog"], n: 2, predicted: 1, follow: false, target: 0 }).value, "0");
 });
 
+test("a viewer of stored maps offers only the stored classes; the others are disabled with the reason", () => {
+  const c = classChoices({ names: ["a", "b", "c"], n: 3, predicted: 2, follow: false, target: 0, available: [0, 2],
+    reason: "not stored in this run" });
+  assert.deepEqual(c.options.map((o) => !!o.disabled), [false, false, true, false]);
+  assert.equal(c.options[2].title, "not stored in this run");
+  const none = classChoices({ names: ["a", "b"], n: 2, predicted: 1, follow: true, target: 1, available: [0] });
+  assert.equal(none.options[0].disabled, true);  // the predicted class is not stored either
+  assert.ok(classChoices({ names: ["a"], n: 1, predicted: 0, follow: true, target: 0 }).options.every((o) => !o.disabled));
+});
+
 test("the caption puts the true label beside the prediction", () => {
   assert.equal(sampleCaption({ sample: 2, nSamples: 8, trueLabel: 0, predicted: 1, names: ["face", "non-face"] }),
     "sample 2/7 · true: face · predicted: non-face · ✗");
   assert.equal(sampleCaption({ sample: 0, nSamples: 2, trueLabel: null, predicted: 0, names: ["a"] }), "sample 0/1 · predicted: a");
+  assert.equal(sampleCaption({ sample: 0, nSamples: 1, trueLabel: 1, predicted: 1, names: ["a", "b"] }), "true: b · predicted: b · ✓");
 });
 
 test("an RGB image decodes into three channel views over the spatial shape", () => {

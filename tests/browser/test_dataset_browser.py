@@ -140,6 +140,11 @@ def test_dataset_browser_in_jupyterlab(jupyterlab, page):
     want_panel = np.load(folder / "main_panel.npy")
     assert np.abs(drawn.astype(int) - want_panel.astype(int)).max() <= 1
     assert page.locator('tr.selected[data-testid="db-row"]').count() == 1
+    # only the stored class (the predicted one) can be chosen: the other classes are disabled, with the reason
+    options = page.locator('[data-testid="class-select"] option')
+    disabled = options.evaluate_all("os => os.map(o => o.disabled)")
+    assert disabled.count(False) == 2 and len(disabled) == 6  # "predicted (…)" and that class; 5 classes
+    assert "not stored in this run" in options.nth(disabled.index(True)).get_attribute("title")
     page.locator('[data-testid="main-canvas"]').scroll_into_view_if_needed()
     page.evaluate("() => window.scrollTo(0, 0)")
     shoot(page, "db_1400_light_viewer.png", 1400)

@@ -5,17 +5,22 @@ import { field, h, show } from "../dom.js";
 import { renderScores } from "../scores.js";
 import { className } from "../shared/explain_controls.js";
 
-/** The class select: "predicted (name)" first, then every class; the value shown. */
-export function classChoices({ names, n, predicted, follow, target }) {
-  const options = [{ value: "predicted", label: `predicted (${className(names, predicted)})` }];
-  for (let i = 0; i < n; i++) options.push({ value: String(i), label: `${i}: ${className(names, i)}` });
+/**
+ * The class select: "predicted (name)" first, then every class; the value shown. `available` (a list of
+ * classes, or null for all) disables the other classes, with `reason` as their tooltip (a stored run's viewer).
+ */
+export function classChoices({ names, n, predicted, follow, target, available = null, reason = "" }) {
+  const usable = (c) => !Array.isArray(available) || available.includes(c);
+  const off = (c) => (usable(c) ? {} : { disabled: true, title: reason });
+  const options = [{ value: "predicted", label: `predicted (${className(names, predicted)})`, ...off(predicted) }];
+  for (let i = 0; i < n; i++) options.push({ value: String(i), label: `${i}: ${className(names, i)}`, ...off(i) });
   return { options, value: follow ? "predicted" : String(target) };
 }
 
-/** "sample 2/7 · true: face · predicted: face" (the true label only when known). */
+/** "sample 2/7 · true: face · predicted: face" (the true label only when known; no sample for a single one). */
 export function sampleCaption({ sample, nSamples, trueLabel, predicted, names }) {
   const known = Number.isInteger(trueLabel) && trueLabel >= 0;
-  const parts = [`sample ${sample}/${Math.max(nSamples - 1, 0)}`];
+  const parts = nSamples > 1 ? [`sample ${sample}/${nSamples - 1}`] : [];
   if (known) parts.push(`true: ${className(names, trueLabel)}`);
   parts.push(`predicted: ${className(names, predicted)}`);
   if (known) parts.push(trueLabel === predicted ? "✓" : "✗");
@@ -44,7 +49,8 @@ export function createClassControl(sync, { requested = () => {} } = {}) {
     return classChoices({
       names, n: Math.max(names.length, (model.get("class_scores") ?? []).length),
       predicted: Number(model.get("predicted_class") ?? 0), follow: !!sync.shown("follow_prediction"),
-      target: sync.shown("target_class"),
+      target: sync.shown("target_class"), available: model.get("available_classes") ?? null,
+      reason: model.get("class_unavailable") ?? "",
     });
   };
   const onClass = (v) => (v === "predicted" ? ask({ follow_prediction: true }) : choose(Number(v)));
