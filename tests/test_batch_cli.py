@@ -132,6 +132,8 @@ def test_bad_files_are_skipped_and_listed_or_stop_the_run(folder, tmp_path):
     assert run.n == 5 and relative not in list(run.source)
     assert [s["path"] for s in run.attrs["skipped"]] == [relative] and relative in done.stderr
     assert "skipped files: 1" in done.stdout
+    evaluated = cli("evaluate", str(tmp_path / "skip.zarr"), "--metrics", "average-drop", "--no-progress")
+    assert "average-drop/gradcam/maxpool2/drop" in evaluated.stdout and "(n=5)" in evaluated.stdout  # reopened without it
     stopped = cli(*explain_args(data, tmp_path / "stop.zarr"), "--on-error", "stop", check=False)
     assert stopped.returncode == 1 and relative in stopped.stderr and not (tmp_path / "stop.zarr").exists()
 

@@ -392,3 +392,15 @@ def test_pickles_and_loads_in_dataloader_workers(tmp_path, context):
     xs, ys = zip(*loader)
     assert torch.equal(torch.cat(xs), torch.stack([ds[i][0] for i in range(6)]))
     assert torch.cat(ys).tolist() == ds.labels
+
+
+def test_restricted_keeps_exactly_the_given_files_in_their_order(tmp_path):
+    root = save_subtomogram_folder(tmp_path / "d", 6, seed=1, size=8)
+    folder = VolumeFolder(root)
+    picked = [folder.sources[4], folder.sources[1]]
+    subset = folder.restricted(picked)
+    assert subset.sources == picked and subset.labels == [folder.labels[4], folder.labels[1]]
+    assert torch.equal(subset[0][0], folder[4][0]) and len(folder) == 6  # the original is unchanged
+    assert pickle.loads(pickle.dumps(subset)).sources == picked
+    with pytest.raises(ValueError, match="1 of the 2 files are not in .* e.g. gone.npy"):
+        folder.restricted([picked[0], "gone.npy"])

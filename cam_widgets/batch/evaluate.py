@@ -26,8 +26,8 @@ from .compute import METRICS, Batch, Plan, batch_arrays, check_metrics
 from .distributed import Ranks, join, shard
 from .models import model_fingerprint
 from .run import Run
-from .samples import MaskSource, as_dataset, sources_of
-from .store import Layout, RunStoreError, make_flags, open_store, read_sources
+from .samples import MaskSource, sources_of
+from .store import Layout, RunStoreError, make_flags, open_store
 
 Summary = dict[str, tuple[float, float, int]]
 
@@ -44,7 +44,7 @@ def evaluate_run(run: str | os.PathLike[str] | Run, metrics: Sequence[str], mode
     attrs = dict(group.attrs)
     names = check_metrics(list(metrics), bool(attrs.get("segmentation")))
     model = _model(model, attrs, ranks)
-    dataset = _data(data, attrs, group)
+    dataset = Run(path).dataset(data)
     plan = plan_of(attrs)
     masks = [MaskSource(*m) for m in attrs["arguments"].get("masks", [])]
     explainer = CAMExplainer(model, layers=list(plan.layers))
@@ -91,24 +91,6 @@ def _model(model: nn.Module | None, attrs: dict, ranks: Ranks) -> nn.Module:
         raise RunStoreError("the model is not the one the run explained (its weights' fingerprint differs): the "
                             "metrics would not belong to the stored maps; pass the run's model")
     return model.to(ranks.device) if ranks.device.type == "cuda" else model
-
-
-def _data(data: object, attrs: dict, group: zarr.Group):
-    if data is None:
-        if not attrs.get("data"):
-            raise RunStoreError("the run was made from a data set object, not a folder: pass data= (--data)")
-        data = attrs["data"]
-    from ..datasets import VolumeFolder
-
-    dataset = (VolumeFolder(data, normalize=bool(attrs.get("normalize", True)), check=False)
-               if isinstance(data, (str, os.PathLike)) else as_dataset(data))
-    stored = read_sources(group)
-    given = sources_of(dataset)
-    if given != stored:
-        missing = sorted(set(stored) - set(given))[:3]
-        raise RunStoreError(f"the data ({len(given)} samples) is not the run's ({len(stored)}): "
-                            + (f"missing e.g. {', '.join(missing)}" if missing else "the samples differ in order"))
-    return dataset
 
 
 def _add_metric(path: Path, group: zarr.Group, layout: Layout, plan: Plan, name: str) -> Exception | None:

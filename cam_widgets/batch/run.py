@@ -142,18 +142,32 @@ class Run:
 
     # --- what the run was made from ------------------------------------------------------------------
 
-    def dataset(self):
-        """The data set the run explained: a ``VolumeFolder`` of the recorded folder."""
+    def dataset(self, data: object = None):
+        """The data set the run explained, checked against the stored ``source`` column: ``data`` (a folder, or
+        a data set object) or, by default, the folder the run recorded; a folder is reopened with exactly the
+        run's files (those it skipped stay out)."""
         from ..datasets import VolumeFolder
+        from .samples import as_dataset, sources_of
 
-        data = self.attrs.get("data")
-        if not data:
-            raise RunStoreError("the run was made from a data set in memory, not a folder: pass the data set "
-                                "yourself (e.g. DatasetBrowser(run, data=dataset))")
-        if not Path(data).is_dir():
-            raise RunStoreError(f"the run's data folder {data} does not exist here: pass data= (or --data) "
-                                "with where the volumes are now")
-        return VolumeFolder(data, normalize=bool(self.attrs.get("normalize", True)), check=False)
+        if data is None:
+            data = self.attrs.get("data")
+            if not data:
+                raise RunStoreError("the run was made from a data set in memory, not a folder: pass the data set "
+                                    "yourself (data=, --data)")
+            if not Path(data).is_dir():
+                raise RunStoreError(f"the run's data folder {data} does not exist here: pass data= (or --data) "
+                                    "with where the volumes are now")
+        stored = read_sources(self.group)
+        if isinstance(data, (str, os.PathLike)):
+            folder = VolumeFolder(data, normalize=bool(self.attrs.get("normalize", True)), check=False)
+            try:
+                return folder.restricted(stored)
+            except ValueError as error:
+                raise RunStoreError(f"the data is not the run's: {error}") from None
+        dataset = as_dataset(data)
+        if len(dataset) != self.n or (hasattr(dataset, "sources") and sources_of(dataset) != stored):
+            raise RunStoreError(f"the data ({len(dataset)} samples) is not the run's ({self.n})")
+        return dataset
 
     def model(self) -> nn.Module:
         """The model the run explained, loaded again from the recorded spec (``module:callable`` or TorchScript)."""

@@ -145,6 +145,21 @@ class VolumeFolder(torch.utils.data.Dataset):
             )
         return x, self.labels[index]
 
+    def restricted(self, sources: Sequence[str]) -> VolumeFolder:
+        """A copy holding exactly ``sources`` (relative paths of this folder), in that order: a run's samples
+        when the folder is opened again (the files it skipped stay out). ``ValueError`` naming the ones missing."""
+        index = {source: i for i, source in enumerate(self.sources)}
+        missing = [source for source in sources if source not in index]
+        if missing:
+            raise ValueError(f"{len(missing)} of the {len(sources)} files are not in {self.root} any more, e.g. "
+                             f"{', '.join(missing[:3])}")
+        copy = object.__new__(VolumeFolder)
+        copy.__dict__.update(self.__dict__)
+        copy.sources = list(sources)
+        copy.paths = [self.paths[index[source]] for source in sources]
+        copy.labels = [self.labels[index[source]] for source in sources]
+        return copy
+
     def __repr__(self) -> str:
         return (
             f"VolumeFolder({str(self.root)!r}: {len(self)} samples, {len(self.class_names)} classes, "
