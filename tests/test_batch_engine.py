@@ -272,3 +272,15 @@ def test_command_line_arguments_parse_to_the_engine_s(tmp_path):
         explain_dataset(load_demo_cnn1(), torch.utils.data.TensorDataset(torch.zeros(2, 1, 24, 24, 24)),
                         targets=["class_12"], out=tmp_path / "t.zarr", progress=False)
     assert not (tmp_path / "t.zarr").exists()
+
+
+def test_the_model_is_left_as_it_was_even_when_a_run_fails(tmp_path):
+    model = sum_model((8, 8), scale=1e6).float()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    data = torch.utils.data.TensorDataset(torch.rand(4, 1, 8, 8))
+    with pytest.raises(OverflowError):
+        explain_dataset(model, data, methods=["gradcam"], out=tmp_path / "a.zarr", progress=False)
+    explain_dataset(model, data, methods=["gradcam"], dtype="float32", out=tmp_path / "b.zarr", progress=False)
+    assert not model.training and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    assert not any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks for m in model.modules())
