@@ -141,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             _show(args)
     except EXPECTED_ERRORS as error:
-        if _is_main():
-            print(f"python -m cam_widgets {args.command}: error: {error}", file=sys.stderr)
+        if _is_main() or not getattr(error, "from_rank_0", False):  # a rank's own error is its to report
+            rank = f" (rank {os.environ['RANK']})" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
+            print(f"python -m cam_widgets {args.command}{rank}: error: {error}", file=sys.stderr)
         return 1
     return 0

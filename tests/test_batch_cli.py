@@ -167,3 +167,18 @@ def test_table1_under_torchrun_equals_one_process(tmp_path):
     assert two.stdout == one.stdout and "| L1, Respond (ours) |" in one.stdout
     for store in (tmp_path / "one").iterdir():
         assert_same_store(store, tmp_path / "two" / store.name)
+
+
+def test_a_rank_s_own_error_fails_the_job_with_its_message(tmp_path):
+    data = tmp_path / "data"
+    save_subtomogram_folder(data, 8, seed=4, size=24)
+    last = sorted(data.rglob("*.npy"))[-1]  # in rank 1's shard; its header is fine, its values are not
+    volume = np.load(last)
+    volume[0, 0, 0] = np.nan
+    np.save(last, volume)
+    args = explain_args(data, tmp_path / "nan.zarr", "cam_widgets.zoo:load_demo_cnn1")
+    args[args.index("--chunk-size") + 1] = "2"
+    done = cli(*args, launcher=TORCHRUN, check=False)
+    assert done.returncode != 0
+    assert "(rank 1): error:" in done.stderr and last.relative_to(data).as_posix() in done.stderr
+    assert "NaN" in done.stderr and "(rank 0): error:" not in done.stderr

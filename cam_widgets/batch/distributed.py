@@ -43,6 +43,14 @@ class Ranks:
         dist.broadcast_object_list(box, src=0, device=self._collective_device)
         return box[0]
 
+    def raise_if_error(self, value: object) -> None:
+        """Raise ``value`` if it is the exception rank 0 handed out (rank 0's decision failed on every rank);
+        on the other ranks it is marked ``from_rank_0``: rank 0 reports it, they need not repeat it."""
+        if isinstance(value, BaseException):
+            if not self.is_main:
+                value.from_rank_0 = True
+            raise value
+
     def all_reduce_sum(self, values: torch.Tensor) -> torch.Tensor:
         """The sum over ranks of each rank's ``values`` (a float64 tensor), returned on the CPU."""
         if not self.distributed:

@@ -65,8 +65,7 @@ def explain_dataset(
     else:
         ranks.device = next(iter(model.parameters()), torch.zeros(())).device
     dataset = _dataset_on_every_rank(data, normalize, on_error, ranks)
-    if isinstance(dataset, BaseException):
-        raise dataset
+    ranks.raise_if_error(dataset)
     explainer = CAMExplainer(model, layers=layers, output=output)
     plan = None
     if ranks.is_main:
@@ -74,8 +73,7 @@ def explain_dataset(
                           normalize, model_spec, command, data)
         plan = _checked(lambda: _prepare(explainer, model, dataset, out, request))
     plan = ranks.broadcast(plan)
-    if isinstance(plan, BaseException):
-        raise plan
+    ranks.raise_if_error(plan)
     group = open_store(out, mode="r+")
     layout = layout_of(group)
     explainer = CAMExplainer(model, layers=list(plan.layers), output=output)

@@ -51,9 +51,7 @@ def evaluate_run(run: str | os.PathLike[str] | Run, metrics: Sequence[str], mode
     layout = layout_of(group)
     for name in names:
         problem = _add_metric(path, group, layout, plan, name) if ranks.is_main else None
-        problem = ranks.broadcast(problem)
-        if problem is not None:
-            raise problem
+        ranks.raise_if_error(ranks.broadcast(problem))
         group = open_store(path, mode="r+")
         flags = [f"metrics/{name}/done"]
         pending = pending_chunks(group, flags, ranks)
