@@ -88,15 +88,18 @@ def test_notebooks_that_read_ci_also_run_with_it(tmp_path):
 
 def shows_nothing(notebook: nbformat.NotebookNode, model_id: str) -> bool:
     """Whether the widget is an ``ipywidgets.Output`` that holds no output (it shows nothing anywhere)."""
-    state = notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
-    model = state.get(model_id, {})
+    model = widget_state(notebook).get(model_id, {})
     return model.get("model_name") == "OutputModel" and not model.get("state", {}).get("outputs")
 
 
-def widget_pictures(notebook: nbformat.NotebookNode) -> list[tuple[str, str | None]]:
+def widget_state(notebook: nbformat.NotebookNode) -> dict:
+    return notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+
+
+def widget_pictures(notebook: nbformat.NotebookNode) -> list[tuple[str, str, str | None, str | None]]:
     """For every output of a live widget (widget mime type with a model id) that shows something: where it
-    is, and its picture (base64 ``image/png``) from the same output or the picture output right after it
-    (``export.py``)."""
+    is, its model id, its picture (base64 ``image/png``) from the same output or the picture output right after
+    it (``export.py``), and its ``text/html`` static fallback (``DatasetBrowser``'s table)."""
     found = []
     for index, cell in enumerate(notebook.cells):
         outputs = cell.get("outputs", [])
@@ -107,20 +110,50 @@ def widget_pictures(notebook: nbformat.NotebookNode) -> list[tuple[str, str | No
             after = outputs[k + 1:k + 2]  # the picture output, unless it is another live widget
             candidates = [output] + [o for o in after if not o.get("data", {}).get(WIDGET_MIME, {}).get("model_id")]
             png = next((o["data"]["image/png"] for o in candidates if "image/png" in o.get("data", {})), None)
+            html = next((o["data"]["text/html"] for o in candidates if "text/html" in o.get("data", {})), None)
             last_line = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
             label = output["data"].get("text/plain", "").strip() or view["model_id"]
-            found.append((f"cell {index} (`{last_line}`), output {k} ({label[:60]})", png))
+            found.append((f"cell {index} (`{last_line}`), output {k} ({label[:60]})", view["model_id"], png, html))
     return found
 
 
+def text_of(markup: str) -> str:
+    """The text of HTML markup: tags dropped, white space removed."""
+    return re.sub(r"\s", "", re.sub(r"<[^>]*>", "", markup))
+
+
+def box_children(notebook: nbformat.NotebookNode, model_id: str) -> list[str] | None:
+    """The model ids of a Box widget's children (None for a widget that is not a Box)."""
+    model = widget_state(notebook).get(model_id, {})
+    if not model.get("model_name", "").endswith("BoxModel"):
+        return None
+    return [child.removeprefix("IPY_MODEL_") for child in model.get("state", {}).get("children", [])]
+
+
 def test_html_shows_every_widget_picture(executed):
+    """Every widget shows in the exported HTML: its picture, or its static table (``text/html`` with a
+    ``<table>``, found in the HTML); a container (a Box) shows its children, each text or pictured elsewhere."""
     name, notebook = executed
     html, _ = HTMLExporter().from_notebook_node(notebook)
     shown = {re.sub(r"\s", "", src) for src in IMG_PNG.findall(html)}
+    found = widget_pictures(notebook)
+    pictured = {model_id for _, model_id, png, _ in found if png}
+    text_models = ("HTMLModel", "LabelModel", "HTMLMathModel")
     problems = []
-    for where, png in widget_pictures(notebook):
+    for where, model_id, png, table in found:
         if png is None:
-            problems.append(f"{where}: no image/png")
+            children = box_children(notebook, model_id)
+            if table and "<table" in table:
+                if text_of(table) not in text_of(html):  # the exporter may rewrite the markup, not the text
+                    problems.append(f"{where}: its static table is not in the HTML")
+            elif children is not None:
+                state = widget_state(notebook)
+                unshown = [c for c in children if c not in pictured
+                           and state.get(c, {}).get("model_name") not in text_models]
+                if unshown:
+                    problems.append(f"{where}: a container whose children {unshown} are pictured nowhere")
+            else:
+                problems.append(f"{where}: no image/png")
             continue
         png = re.sub(r"\s", "", png)
         with Image.open(io.BytesIO(base64.b64decode(png))) as picture:

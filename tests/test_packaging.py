@@ -24,7 +24,7 @@ from cam_widgets import METHODS
 from cam_widgets.datasets import SCENE_CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
-CORE = ["torch", "numpy", "scipy", "scikit-image", "tqdm", "captum"]
+CORE = ["torch", "numpy", "scipy", "scikit-image", "tqdm", "zarr", "captum"]
 WIDGETS = ["anywidget", "ipywidgets", "plotly", "pillow"]
 ABSENT = ["anywidget", "ipywidgets", "plotly", "IPython", "traitlets"]  # modules the core env must not have
 
@@ -83,6 +83,7 @@ CORE_SCRIPT = textwrap.dedent("""
     from torch import nn
     import cam_widgets
     from cam_widgets import CAMExplainer, PFVExplainer, datasets, metrics
+    import cam_widgets.batch, cam_widgets.cli  # data-set runs and the command line: core only
     from cam_widgets.zoo import load_demo
 
     out = {"file": cam_widgets.__file__, "absent": [m for m in ABSENT if importlib.util.find_spec(m) is None]}

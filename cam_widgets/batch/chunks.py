@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 import zarr
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: also in a notebook, where it stays readable in the saved outputs
 
 from .compute import Batch
 from .distributed import Ranks, shard

@@ -27,6 +27,7 @@ from .dataset_browser_checks import check_control
 from .dataset_browser_table import RunTable
 from .dataset_browser_thumbs import page_thumbnails, static_html
 from .dataset_browser_viewer import data_of, make_viewer, viewer_title
+from .export import WIDGET_MIME
 from .static_files import css, esm
 from .validation import Boolean, Integer
 
@@ -124,6 +125,7 @@ class DatasetBrowser(anywidget.AnyWidget):
         self.observe(lambda change: self._send_thumbnails(), names=list(_MAPS))
         self.observe(self._on_disagreement, names=list(_DISAGREEMENT) + ["map_layer", "map_target"])
         self.observe(lambda change: self.open_viewer(change["new"]), names=["selected"])
+        self.observe(lambda change: self._refresh_static_table(), names=["rows"])
         self.on_msg(self._on_message)
         if self.selected >= 0:
             self.open_viewer(self.selected)
@@ -290,6 +292,12 @@ class DatasetBrowser(anywidget.AnyWidget):
         data["text/html"] = self.static_html()
         return bundle
 
+    def _static_bundle(self) -> dict:
+        """The static table's own output: hidden by JupyterLab's widget renderer (an empty model id, as the
+        other widgets' pictures, ``export.py``), the table everywhere else (nbconvert's HTML, GitHub)."""
+        return {WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": ""},
+                "text/plain": f"<{type(self).__name__} table>", "text/html": self.static_html()}
+
     def static_html(self, n_rows: int = STATIC_ROWS) -> str:
         """An HTML table of the first ``n_rows`` rows in the current order and filters."""
         shown = self._shown[:n_rows]
@@ -299,10 +307,19 @@ class DatasetBrowser(anywidget.AnyWidget):
         return static_html(self.table.spec(), rows, self.class_names, caption)
 
     def _ipython_display_(self) -> None:
-        """The browser, then ``viewer_box`` right below it."""
+        """The browser, its static table (kept up to date with the order and filters), then ``viewer_box``."""
         from IPython.display import display
 
-        bundle = self._repr_mimebundle_()
+        bundle = super()._repr_mimebundle_()
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         display(data, metadata=metadata, raw=True)
+        self._static_display_id = f"cam-widgets-table-{self.model_id}"
+        display(self._static_bundle(), raw=True, display_id=self._static_display_id)
         display(self.viewer_box)
+
+    def _refresh_static_table(self) -> None:
+        """The displayed static table follows the rows shown (nothing before the widget is displayed)."""
+        if getattr(self, "_static_display_id", None) is not None:
+            from IPython.display import update_display
+
+            update_display(self._static_bundle(), raw=True, display_id=self._static_display_id)
