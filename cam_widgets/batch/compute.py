@@ -54,7 +54,8 @@ def check_target(key: str, segmentation: bool, n_classes: int, masks: Mapping[st
     match = re.fullmatch(r"class_(\d+)", key)
     if match:
         if int(match.group(1)) >= n_classes:
-            raise ValueError(f"target {key!r}: the model outputs {n_classes} classes (class_0 .. class_{n_classes - 1})")
+            raise ValueError(f"target {key!r}: the model outputs {n_classes} classes "
+                             f"(class_0 .. class_{n_classes - 1})")
         return key
     if key in (*CLASS_TARGETS, "all"):
         if segmentation:

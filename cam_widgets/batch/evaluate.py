@@ -1,6 +1,7 @@
 """``evaluate_run``: metrics of a run's maps, per sample, into ``metrics/<name>/<method>/<layer>/<column>``.
 
-    summary = evaluate_run("run.zarr", ["sum-to-score", "deletion"])   # {"deletion/gradcam/maxpool2/deletion_auc": (mean, std, n)}
+    summary = evaluate_run("run.zarr", ["sum-to-score", "deletion"])
+    summary["deletion/gradcam/maxpool2/deletion_auc"]                   # (mean, std, n)
 
 The model and data recorded in the store are reopened (or given); each metric's chunks are flagged done as they
 are written (``metrics/<name>/done``), so a killed evaluation resumes too. The means and standard deviations

@@ -15,7 +15,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..datasets import VolumeFolder, load_volume
 
-MASK_FORM = "NAME=CLASS:PATH (PATH: one mask file for every sample, or a folder with one per sample, named as the sample)"
+MASK_FORM = ("NAME=CLASS:PATH (PATH: one mask file for every sample, or a folder with one per sample, named as "
+             "the sample)")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def split_item(item: object) -> tuple[Tensor, int]:
     """``(x, label)`` of one data-set item (label -1 when the item has none)."""
     if isinstance(item, Mapping):
         if "image" not in item:
-            raise KeyError(f"a dict sample needs the input under 'image' (MONAI's convention); its keys are {list(item)}")
+            raise KeyError(f"a dict sample needs the input under 'image' (MONAI's convention); its keys are "
+                           f"{list(item)}")
         x, label = item["image"], item.get("label", -1)
     elif isinstance(item, (tuple, list)):
         x, label = item[0], item[1] if len(item) > 1 else -1

@@ -80,7 +80,8 @@ class StoredMaps(CAMExplainer):
         an int; None: the predicted class)."""
         name = get_method(method).name
         layer = layer or self.layers[0]
-        c = self.prediction if target is None else target.classes if isinstance(target, (ClassScore, PixelSet)) else target
+        c = target.classes if isinstance(target, (ClassScore, PixelSet)) else target
+        c = self.prediction if target is None else c
         c = int(c if not isinstance(c, (list, tuple, Tensor, np.ndarray)) else np.asarray(c).reshape(-1)[0])
         key = self.stored_classes(name, layer).get(c)
         if key is None:
