@@ -9,7 +9,7 @@ resolution, before any ReLU or resampling) against the logit ``y_c``:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +59,7 @@ def batch_input(batch: object) -> Tensor:
     """The input of one data-loader batch: ``x``, ``(x, label, ...)``, or a dict with ``"image"`` (MONAI's)."""
     if isinstance(batch, (tuple, list)):
         return batch[0]
-    if isinstance(batch, dict):
+    if isinstance(batch, Mapping):
         if "image" not in batch:
             raise KeyError(f"a dict batch needs the input under 'image' (MONAI's convention); its keys are {list(batch)}")
         return batch["image"]

@@ -284,3 +284,16 @@ def test_the_model_is_left_as_it_was_even_when_a_run_fails(tmp_path):
     assert not model.training and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
     assert not any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks for m in model.modules())
+
+
+def test_dict_items_monai_style_give_the_input_and_the_label(model, tmp_path):
+    x = torch.randn(3, 1, 24, 24, 24)
+    items = [{"image": x[i], "label": i} for i in range(3)]
+    run = explain_dataset(model, items, layers=["maxpool2"], targets=["label"], out=tmp_path / "d.zarr",
+                          dtype="float32", progress=False)
+    assert run.label[:].tolist() == [0, 1, 2]
+    expected = CAMExplainer(model, layers=["maxpool2"]).explain(x, torch.arange(3), "gradcam", progress=False)
+    np.testing.assert_allclose(run.cams("gradcam", "maxpool2", "label")[:], expected.raw.numpy(), rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(KeyError, match="under 'image'.*keys are \\['volume'\\]"):
+        explain_dataset(model, [{"volume": x[0]}], out=tmp_path / "e.zarr", progress=False)

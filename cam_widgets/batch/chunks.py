@@ -22,14 +22,17 @@ POLL_SECONDS = 1.0
 Compute = Callable[[Batch], dict[str, np.ndarray]]
 
 
+def done_chunks(group: zarr.Group, flag_paths: Sequence[str]) -> np.ndarray:
+    """``(n_chunks,)`` bool: the run chunks that every flag of ``flag_paths`` marks done."""
+    done = np.ones(group["done"].shape, dtype=bool)
+    for path in flag_paths:
+        done &= read_flags(group[path])
+    return done
+
+
 def pending_chunks(group: zarr.Group, flag_paths: Sequence[str], ranks: Ranks) -> list[int]:
     """The run chunks some flag of ``flag_paths`` does not mark done, as rank 0 reads them."""
-    pending = None
-    if ranks.is_main:
-        done = np.ones(group["done"].shape, dtype=bool)
-        for path in flag_paths:
-            done &= read_flags(group[path])
-        pending = [int(c) for c in np.flatnonzero(~done)]
+    pending = [int(c) for c in np.flatnonzero(~done_chunks(group, flag_paths))] if ranks.is_main else None
     return ranks.broadcast(pending)
 
 
@@ -39,8 +42,7 @@ def run_chunks(group: zarr.Group, layout: Layout, pending: list[int], flag_paths
     """Compute and write this rank's contiguous shard of ``pending`` chunks; returns when every rank's are done."""
     mine = shard(pending, ranks.rank, ranks.world)
     rows = [row for chunk in mine for row in range(*layout.chunk_range(chunk))]
-    total = sum(np.subtract(*layout.chunk_range(c)[::-1]) for c in pending)
-    bar = tqdm(total=int(total), desc=what, unit="sample", disable=not (progress and ranks.is_main), smoothing=0.1)
+    bar = tqdm(total=layout.samples_in(pending), desc=what, unit="sample", disable=not (progress and ranks.is_main), smoothing=0.1)
     watcher = _Watcher(group, layout, pending, flag_paths, bar) if ranks.is_main and ranks.distributed else None
     writer = _ChunkWriter(group, layout, flag_paths, bar if watcher is None else None)
     pin = ranks.device.type == "cuda"
@@ -129,11 +131,9 @@ class _Watcher:
         if not force and time.monotonic() - self.last < POLL_SECONDS:
             return False
         self.last = time.monotonic()
-        done = np.ones(self.group["done"].shape, dtype=bool)
-        for path in self.paths:
-            done &= read_flags(self.group[path])
+        done = done_chunks(self.group, self.paths)
         finished = [c for c in self.pending if done[c]]
-        count = sum(stop - start for start, stop in map(self.layout.chunk_range, finished))
+        count = self.layout.samples_in(finished)
         self.bar.update(count - self.shown)
         self.shown = count
         return len(finished) == len(self.pending)

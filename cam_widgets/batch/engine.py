@@ -29,11 +29,11 @@ from ..methods import get_method
 from .chunks import pending_chunks, run_chunks
 from .compute import METRICS, Batch, Plan, batch_arrays, check_metrics, check_target, scores_of
 from .distributed import Ranks, join
-from .evaluate import layout_of, summarise
+from .evaluate import summarise
 from .models import model_fingerprint
 from .run import Run
 from .samples import MaskSource, as_dataset, sources_of, split_item
-from .store import Layout, RunStoreError, create_store, differing_arguments, make_flags, open_store
+from .store import Layout, RunStoreError, create_store, differing_arguments, layout_of, make_flags, open_store
 
 DEFAULT_CHUNK_SIZE = 64
 
@@ -71,7 +71,7 @@ def explain_dataset(
     if ranks.is_main:
         request = Request(methods, targets, metrics, dtype, input_maps, chunk_size, masks, class_names,
                           normalize, model_spec, command, data)
-        plan = _checked(lambda: _prepare(explainer, model, dataset, out, request))
+        plan = _checked(lambda: _prepare(explainer, model, ranks.device, dataset, out, request))
     plan = ranks.broadcast(plan)
     ranks.raise_if_error(plan)
     group = open_store(out, mode="r+")
@@ -87,7 +87,7 @@ def explain_dataset(
                batch_size or chunk_size, workers, progress, "explain")
     run = Run(out)
     run.summary = summarise(group, plan.metrics, plan, layout, ranks)
-    run.computed = sum(stop - start for start, stop in map(layout.chunk_range, pending))
+    run.computed = layout.samples_in(pending)
     return run
 
 
@@ -125,13 +125,12 @@ class Request:
     data: object
 
 
-def _prepare(explainer: CAMExplainer, model: nn.Module, dataset, out, a: Request) -> Plan:
+def _prepare(explainer: CAMExplainer, model: nn.Module, device: torch.device, dataset, out, a: Request) -> Plan:
     """Rank 0: check the arguments on the first sample, then create the store or check it matches them."""
     sources = sources_of(dataset)
     if not len(dataset):
         raise ValueError("the data set has no samples to explain")
     x0, _ = split_item(dataset[0])
-    device = next(iter(model.parameters()), torch.zeros(())).device
     first = x0[None].to(device)
     with autograd_enabled():
         output = explainer.predict(first)
@@ -156,12 +155,11 @@ def _prepare(explainer: CAMExplainer, model: nn.Module, dataset, out, a: Request
             raise RunStoreError(f"{out} holds a run made with other arguments, so it is left unchanged; differing: "
                                 + "; ".join(different) + ". Write to another --out, or delete the store to start over")
         return plan
-    layout = Layout(n=len(sources), n_classes=n_classes, chunk_size=a.chunk_size, dtype=plan.dtype,
-                    maps=_map_shapes(explainer, first, output, plan, a.masks) if methods else {},
+    maps = _map_shapes(explainer, first, output, plan) if methods else {}
+    layout = Layout(n=len(sources), n_classes=n_classes, chunk_size=a.chunk_size, dtype=plan.dtype, maps=maps,
+                    input_maps={k: _input_shape(k, maps, x0) for k in maps} if plan.input_maps else {},
                     metrics={f"{m}/{method}/{layer}": METRICS[m][1] for m in plan.metrics
                              for method in methods for layer in plan.layers})
-    if plan.input_maps:
-        layout = Layout(**{**layout.__dict__, "input_maps": {k: _input_shape(k, layout, x0) for k in layout.maps}})
 
     def fill(group: zarr.Group) -> None:
         group["source"][:] = np.asarray(sources, dtype=str)
@@ -173,8 +171,8 @@ def _prepare(explainer: CAMExplainer, model: nn.Module, dataset, out, a: Request
     return plan
 
 
-def _map_shapes(explainer: CAMExplainer, first: torch.Tensor, output: torch.Tensor, plan: Plan,
-                masks: Sequence[MaskSource]) -> dict[str, tuple[int, ...]]:
+def _map_shapes(explainer: CAMExplainer, first: torch.Tensor, output: torch.Tensor,
+                plan: Plan) -> dict[str, tuple[int, ...]]:
     """Per-sample shape of each stored map, from one Grad-CAM map per layer of the first sample."""
     shapes = {}
     target = scores_of(output).argmax(1) if output.ndim == 2 else _first_pixel_set(output)
@@ -194,8 +192,8 @@ def _first_pixel_set(output: torch.Tensor):
     return PixelSet(0, all_pixels(output.shape[2:]))
 
 
-def _input_shape(key: str, layout: Layout, x0: torch.Tensor) -> tuple[int, ...]:
-    leading = layout.maps[key][:1] if key.endswith("/all") else ()
+def _input_shape(key: str, maps: dict[str, tuple[int, ...]], x0: torch.Tensor) -> tuple[int, ...]:
+    leading = maps[key][:1] if key.endswith("/all") else ()
     return (*leading, *x0.shape[1:])
 
 

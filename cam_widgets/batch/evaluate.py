@@ -28,7 +28,7 @@ from .distributed import Ranks, join, shard
 from .models import model_fingerprint
 from .run import Run
 from .samples import MaskSource, sources_of
-from .store import Layout, RunStoreError, make_flags, open_store
+from .store import Layout, RunStoreError, layout_of, make_flags, open_store
 
 Summary = dict[str, tuple[float, float, int]]
 
@@ -63,12 +63,6 @@ def evaluate_run(run: str | os.PathLike[str] | Run, metrics: Sequence[str], mode
         run_chunks(group, layout, pending, flags, compute, dataset, sources_of(dataset), masks, ranks,
                    batch_size or layout.chunk_size, workers, progress, name)
     return summarise(group, names, plan, layout, ranks)
-
-
-def layout_of(group: zarr.Group) -> Layout:
-    """The store's sample count, classes and chunking (the maps' shapes are in the arrays themselves)."""
-    return Layout(n=int(group.attrs["n"]), n_classes=int(group["scores"].shape[1]),
-                  chunk_size=int(group.attrs["chunk_size"]), dtype=str(group.attrs["dtype"]))
 
 
 def plan_of(attrs: dict) -> Plan:

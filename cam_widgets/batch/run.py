@@ -165,8 +165,12 @@ class Run:
             except ValueError as error:
                 raise RunStoreError(f"the data is not the run's: {error}") from None
         dataset = as_dataset(data)
-        if len(dataset) != self.n or (hasattr(dataset, "sources") and sources_of(dataset) != stored):
-            raise RunStoreError(f"the data ({len(dataset)} samples) is not the run's ({self.n})")
+        if len(dataset) != self.n:
+            raise RunStoreError(f"the data set has {len(dataset)} samples, the run {self.n}: pass the data set "
+                                "the run explained")
+        if hasattr(dataset, "sources") and sources_of(dataset) != stored:
+            raise RunStoreError("the data set's files are not the run's (its `sources` differ from the stored "
+                                "`source` column): pass the data set the run explained")
         return dataset
 
     def model(self) -> nn.Module:

@@ -14,6 +14,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from ..datasets import VolumeFolder, load_volume
+from ..metrics import batch_input
 
 MASK_FORM = ("NAME=CLASS:PATH (PATH: one mask file for every sample, or a folder with one per sample, named as "
              "the sample)")
@@ -64,16 +65,13 @@ def sources_of(dataset: Dataset) -> list[str]:
 
 
 def split_item(item: object) -> tuple[Tensor, int]:
-    """``(x, label)`` of one data-set item (label -1 when the item has none)."""
+    """``(x, label)`` of one data-set item (``x`` as :func:`cam_widgets.metrics.batch_input` finds it; label -1
+    when the item has none)."""
+    x = batch_input(item)
     if isinstance(item, Mapping):
-        if "image" not in item:
-            raise KeyError(f"a dict sample needs the input under 'image' (MONAI's convention); its keys are "
-                           f"{list(item)}")
-        x, label = item["image"], item.get("label", -1)
-    elif isinstance(item, (tuple, list)):
-        x, label = item[0], item[1] if len(item) > 1 else -1
+        label = item.get("label", -1)
     else:
-        x, label = item, -1
+        label = item[1] if isinstance(item, (tuple, list)) and len(item) > 1 else -1
     label = torch.as_tensor(label)
     if label.numel() != 1 or label.is_floating_point():
         label = torch.tensor(-1)  # a label map (segmentation) is not a class label

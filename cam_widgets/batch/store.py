@@ -52,6 +52,16 @@ class Layout:
         start = chunk * self.chunk_size
         return start, min(start + self.chunk_size, self.n)
 
+    def samples_in(self, chunks: Sequence[int]) -> int:
+        """How many samples the run chunks ``chunks`` hold (the last chunk may be short)."""
+        return sum(stop - start for start, stop in map(self.chunk_range, chunks))
+
+
+def layout_of(group: zarr.Group) -> Layout:
+    """The store's sample count, classes and chunking (the maps' shapes are in the arrays themselves)."""
+    return Layout(n=int(group.attrs["n"]), n_classes=int(group["scores"].shape[1]),
+                  chunk_size=int(group.attrs["chunk_size"]), dtype=str(group.attrs["dtype"]))
+
 
 def check_layout(layout: Layout) -> None:
     if layout.n < 1:

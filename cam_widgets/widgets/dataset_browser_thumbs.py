@@ -11,18 +11,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..batch.samples import split_item
 from ..methods import get_method
 from ..resample import upsample
 from .render import compose, format_value, png_bytes
 
 THUMBNAIL_OPACITY = 0.5
-
-
-def sample_input(data, index: int) -> torch.Tensor:
-    """Sample ``index`` of a data set returning ``(x, label)`` or ``x``, as a ``(C, *spatial)`` float tensor."""
-    item = data[index]
-    x = item[0] if isinstance(item, (tuple, list)) else item
-    return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
 
 
 def central(values: np.ndarray) -> np.ndarray:
@@ -61,7 +55,7 @@ def page_thumbnails(run, rows: Sequence[dict], key: tuple[str, str, str], data=N
     if key[2] == "all":
         maps = maps[np.arange(len(indices)), [max(row["prediction"], 0) for row in rows]]
     spatial = run.attrs["input_shape"][1:]
-    xs = [sample_input(data, int(i)) if data is not None else None for i in indices]
+    xs = [split_item(data[int(i)])[0].float() if data is not None else None for i in indices]
     return [thumbnail(m, key[0], spatial, x, colormap) for m, x in zip(maps, xs)]
 
 

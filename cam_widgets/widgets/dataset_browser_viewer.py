@@ -7,7 +7,7 @@ import html
 
 import numpy as np
 
-from .dataset_browser_thumbs import sample_input
+from ..batch.samples import split_item
 
 
 def make_viewer(browser, index: int):
@@ -15,7 +15,7 @@ def make_viewer(browser, index: int):
     if browser.data is None:
         raise ValueError("the viewer needs the sample's volume and the run records no data folder that "
                          "exists here: pass data= (the data set the run explained)")
-    x = sample_input(browser.data, index)
+    x = split_item(browser.data[index])[0].float()
     label = int(browser.run.label[index])
     options = {"class_names": browser.class_names, "method": browser.map_method or None,
                "layer": browser.map_layer or None}
@@ -42,12 +42,11 @@ def viewer_title(browser, index: int) -> str:
 
 
 def data_of(run, data) -> tuple[object | None, str]:
-    """The data set to show (``data``, else the store's recorded folder) and, without one, what that means."""
-    if data is None:
-        try:
-            data = run.dataset()
-        except Exception as problem:
-            return None, f"no data set ({problem}): thumbnails show the maps alone, the viewer needs data="
-    if hasattr(data, "__len__") and len(data) != run.n:
-        raise ValueError(f"the data set has {len(data)} samples, the run {run.n}: pass the data set the run explained")
-    return data, ""
+    """The data set to show (``data``, else the store's recorded folder), checked against the run's samples
+    (``Run.dataset``), and, without one, what that means."""
+    if data is not None:
+        return run.dataset(data), ""
+    try:
+        return run.dataset(), ""
+    except Exception as problem:
+        return None, f"no data set ({problem}): thumbnails show the maps alone, the viewer needs data="
